@@ -1,0 +1,178 @@
+"""The one small interface every backend implements.
+
+A backend extends a Huey storage class (so Huey's own key-value operations, used for
+locks and `put_if_empty`, keep working) and adds lease-based job operations:
+
+    push -> waiting|delayed -> claim (active, leased, token) -> complete | retry | fail | release
+
+Every operation on a claimed job carries the claim's token. A token goes stale when the
+lease is reaped or the job is released; operations with a stale token change nothing and
+return False (fencing), so a worker that lost its lease cannot complete the job later.
+
+Times are unix timestamps (float seconds). Job records are plain dicts with the keys of
+`RECORD_KEYS`; `runtime job show --json` prints them unchanged.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+STATES = ("waiting", "delayed", "active", "retrying", "completed", "failed", "canceled")
+FINAL_STATES = frozenset({"completed", "failed", "canceled"})
+# Counted per queue by `queue_counts`; `delayed` includes jobs waiting for a retry.
+COUNTED_STATES = ("waiting", "delayed", "active", "failed", "completed")
+
+RECORD_KEYS = (
+    "id", "job", "queue", "state", "attempts", "progress", "result", "error",
+    "priority", "payload", "key", "enqueued_at", "started_at", "finished_at", "eta", "worker",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """A message ready to be stored. `data` is the serialized message (JSON bytes)."""
+
+    id: str
+    job: str
+    queue: str
+    data: bytes
+    payload: dict[str, Any] = field(default_factory=dict)
+    priority: int = 0
+    eta: float | None = None  # None or <= now: waiting; later: delayed
+    key: str | None = None  # idempotency key
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    id: str
+    state: str
+    deduplicated: bool
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A job handed to one worker until `deadline` unless renewed."""
+
+    job_id: str
+    token: str
+    data: bytes
+    attempt: int
+    deadline: float
+
+
+class Backend(ABC):
+    """One backend URL shared by every queue; cheap to call from many threads."""
+
+    #: The backend URL with any password replaced by `***`: safe to print.
+    display_url: str
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise BackendUnavailable with one sentence naming the backend if it cannot be used."""
+
+    # -- producing -------------------------------------------------------------------
+    @abstractmethod
+    def push(self, job: NewJob) -> EnqueueResult:
+        """Store a job record and queue the message, atomically.
+
+        With `job.key`: if a job with that key exists and is not in a final state, nothing
+        is stored and its id is returned with `deduplicated=True`. A key is free again
+        once its job reaches a final state. State is `delayed` when eta > now, else
+        `waiting`. Order of claims: higher priority first, FIFO within a priority.
+        """
+
+    @abstractmethod
+    def push_many(self, jobs: list[NewJob]) -> list[EnqueueResult]:
+        """`push` for many jobs in one round trip (Redis pipeline / one SQLite transaction)."""
+
+    # -- consuming -------------------------------------------------------------------
+    @abstractmethod
+    def claim(self, queue: str, lease_seconds: float, timeout: float) -> Claim | None:
+        """Atomically move the next waiting job of `queue` to active with a fresh token,
+        `attempts + 1`, `started_at`, and a lease deadline of now + lease_seconds.
+
+        Waits up to `timeout` seconds for work (0: don't wait). Returns None on time-out.
+        Never loses a job: there is no moment where it is in neither place.
+        """
+
+    @abstractmethod
+    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
+        """Extend the lease to now + lease_seconds. False if the token is stale."""
+
+    @abstractmethod
+    def complete(self, job_id: str, token: str, result: str | None) -> bool:
+        """Active -> completed; `result` is JSON text or None. Releases the lease."""
+
+    @abstractmethod
+    def retry(self, job_id: str, token: str, data: bytes, eta: float,
+              error: dict[str, Any]) -> bool:  # fmt: skip
+        """Active -> retrying, to be waiting again at `eta` with the new message `data`
+        (fewer retries left); records `error` ({type, message, traceback})."""
+
+    @abstractmethod
+    def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
+        """Active -> failed (the dead-letter set), with `error` and `finished_at`."""
+
+    @abstractmethod
+    def release(self, job_id: str, token: str) -> bool:
+        """Active -> waiting at once (drain on shutdown); the attempt count is kept."""
+
+    @abstractmethod
+    def bury(self, queue: str, data: bytes, reason: str) -> str:
+        """Dead-letter a message that cannot be run (undecodable, unknown job) with the
+        reason; returns the id of the failed record."""
+
+    @abstractmethod
+    def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
+        """Record `{"percent", "stage"}` on an active job. False if the token is stale."""
+
+    @abstractmethod
+    def promote_due(self, queue: str, now: float) -> int:
+        """Delayed and retrying jobs whose eta <= now become waiting. Returns how many."""
+
+    @abstractmethod
+    def reap_expired(self, queue: str, now: float) -> int:
+        """Active jobs whose lease deadline < now become waiting (token invalidated)."""
+
+    # -- reading ---------------------------------------------------------------------
+    @abstractmethod
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        """The job record (keys of RECORD_KEYS), or None."""
+
+    @abstractmethod
+    def list_jobs(self, queue: str | None = None, state: str | None = None,
+                  limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+        """Job records, newest enqueued first, filtered by queue and/or state."""
+
+    @abstractmethod
+    def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
+        """For each queue, counts of COUNTED_STATES, in one round trip. `completed` is the
+        number of jobs ever completed on that queue."""
+
+    @abstractmethod
+    def known_queues(self) -> list[str]:
+        """Every queue that ever had a job pushed, sorted."""
+
+    # -- administration --------------------------------------------------------------
+    @abstractmethod
+    def set_paused(self, queue: str, paused: bool) -> None:
+        """Persisted pause flag; workers stop claiming from a paused queue."""
+
+    @abstractmethod
+    def paused_queues(self) -> set[str]: ...
+
+    @abstractmethod
+    def put_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        """Publish a worker heartbeat; it counts as live for `ttl` seconds."""
+
+    @abstractmethod
+    def remove_worker(self, worker_id: str) -> None: ...
+
+    @abstractmethod
+    def workers(self) -> list[dict[str, Any]]:
+        """Live workers' info dicts (heartbeat within their ttl), each with `id`."""
+
+    @abstractmethod
+    def close(self) -> None: ...

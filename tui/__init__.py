@@ -1,0 +1,1 @@
+"""The Textual dashboard (`runtime dashboard`); built on runtime.control only."""
