@@ -1,0 +1,130 @@
+"""Every Redis key the runtime uses, in one place (the daemon, the control plane and the
+dashboard must never disagree on a name). Lua scripts get the same names through
+`lua_prelude()`, generated from the constants below, so no name is spelt twice.
+
+Layout (all under the `rt:` prefix):
+
+    rt:job:{id}                    hash: one job record (RECORD_KEYS fields, `data`, `token`,
+                                   `seq`, `score`; dicts JSON-encoded; absent field = None)
+    rt:seq                         counter: global push sequence (FIFO tie-breaker)
+    rt:jobs                        zset: every job id, scored by its push sequence number
+                                   (= enqueue order, without the ties a clock would have)
+    rt:queues                      set: every queue that ever had a job pushed
+    rt:paused                      set: paused queue names
+    rt:workers                     hash: worker id -> JSON {"expires_at", "info"}
+    rt:idempotency                 hash: idempotency key -> job id (while the job is pending)
+    rt:kv:expiry                   zset: Huey result-store fields put with a ttl, scored by
+                                   expiry (fallback for servers without hash-field TTL)
+    rt:q:{queue}:jobs              zset: the queue's job ids, scored by push sequence number
+    rt:q:{queue}:waiting           zset: claimable ids, score -priority * 1e13 + seq
+    rt:q:{queue}:delayed           zset: delayed and retrying ids, scored by eta
+    rt:q:{queue}:active            zset: claimed ids, scored by lease deadline
+    rt:q:{queue}:failed            zset: dead-letter ids, scored by finish time
+    rt:q:{queue}:completed         zset: completed ids, scored by finish time
+    rt:q:{queue}:completed:total   counter: jobs ever completed on the queue
+    rt:q:{queue}:marker            list: wake-up markers for blocked claimers (capped)
+
+Huey's own key-value store (put_data, put_if_empty, incr) keeps Huey's names, derived from
+the storage name "runtime": see HUEY_RESULTS and HUEY_COUNTERS.
+"""
+
+from __future__ import annotations
+
+PREFIX = "rt:"
+JOB_PREFIX = PREFIX + "job:"
+QUEUE_PREFIX = PREFIX + "q:"
+
+SEQ = PREFIX + "seq"
+ALL_JOBS = PREFIX + "jobs"
+QUEUES = PREFIX + "queues"
+PAUSED = PREFIX + "paused"
+WORKERS = PREFIX + "workers"
+IDEMPOTENCY = PREFIX + "idempotency"
+KV_EXPIRY = PREFIX + "kv:expiry"
+
+# Per-queue key suffixes: rt:q:{queue}:{suffix}.
+JOBS = "jobs"
+WAITING = "waiting"
+DELAYED = "delayed"
+ACTIVE = "active"
+FAILED = "failed"
+COMPLETED = "completed"
+COMPLETED_TOTAL = "completed:total"
+MARKER = "marker"
+QUEUE_SUFFIXES = (JOBS, WAITING, DELAYED, ACTIVE, FAILED, COMPLETED, COMPLETED_TOTAL, MARKER)
+
+# A marker list longer than this wakes no more claimers than it would at this length.
+MARKER_CAP = 64
+
+# Huey's RedisStorage names its hashes after the storage name (RedisBackend uses "runtime").
+STORAGE_NAME = "runtime"
+HUEY_RESULTS = f"huey.results.{STORAGE_NAME}"
+HUEY_COUNTERS = f"huey.counters.{STORAGE_NAME}"
+
+
+def job(job_id: str) -> str:
+    """The hash holding one job record."""
+    return JOB_PREFIX + job_id
+
+
+def queue(name: str, suffix: str) -> str:
+    """A per-queue key, e.g. `queue("default", WAITING)` -> `rt:q:default:waiting`."""
+    if suffix not in QUEUE_SUFFIXES:
+        raise ValueError(f"unknown per-queue key suffix '{suffix}'")
+    return f"{QUEUE_PREFIX}{name}:{suffix}"
+
+
+def waiting(name: str) -> str:
+    return queue(name, WAITING)
+
+
+def delayed(name: str) -> str:
+    return queue(name, DELAYED)
+
+
+def active(name: str) -> str:
+    return queue(name, ACTIVE)
+
+
+def failed(name: str) -> str:
+    return queue(name, FAILED)
+
+
+def completed(name: str) -> str:
+    return queue(name, COMPLETED)
+
+
+def completed_total(name: str) -> str:
+    return queue(name, COMPLETED_TOTAL)
+
+
+def marker(name: str) -> str:
+    return queue(name, MARKER)
+
+
+def queue_jobs(name: str) -> str:
+    return queue(name, JOBS)
+
+
+def lua_prelude() -> str:
+    """Lua definitions of the same names, prepended to every script.
+
+    Scripts derive a job's queue keys from its record, so they build key names at run
+    time; that is fine on a single Redis server (the runtime does not support Cluster).
+    """
+    constants = {
+        "SEQ_KEY": SEQ,
+        "ALL_JOBS_KEY": ALL_JOBS,
+        "QUEUES_KEY": QUEUES,
+        "IDEMPOTENCY_KEY": IDEMPOTENCY,
+        "KV_EXPIRY_KEY": KV_EXPIRY,
+        "JOB_PREFIX": JOB_PREFIX,
+        "QUEUE_PREFIX": QUEUE_PREFIX,
+    }
+    suffixes = {s.upper().replace(":", "_"): s for s in QUEUE_SUFFIXES}
+    lines = [f'local {name} = "{value}"' for name, value in constants.items()]
+    lines.append(f"local MARKER_CAP = {MARKER_CAP}")
+    lines.append("local Q = {" + ", ".join(f'{k} = "{v}"' for k, v in suffixes.items()) + "}")
+    lines.append("local function job_key(id) return JOB_PREFIX .. id end")
+    lines.append("local function qkey(queue, suffix) return QUEUE_PREFIX .. queue .. ':' .. suffix end")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,142 @@
+"""`runtime start`: the supervisor. One worker process per queue, restarted with backoff.
+
+The supervisor checks plugins and the backend before it starts anything, so a broken
+plugin or an unreachable backend is one sentence and a non-zero exit, not a crash loop.
+On SIGTERM or SIGINT it relays SIGTERM to every worker process (each drains, see
+runtime/worker.py) and exits 0 once they are done; a second signal forces them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from runtime.backends import open_backend
+from runtime.config import Config
+from runtime.plugins import load_plugins
+
+log = logging.getLogger("runtime.daemon")
+
+RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
+STABLE_AFTER = 60.0  # a child up this long has recovered: its backoff starts over
+CRASH_LOOP = 5  # this many crashes in a row are reported as a crash loop
+POLL_SECONDS = 0.2
+
+
+@dataclass
+class Child:
+    queue: str
+    proc: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    crashes: int = 0
+    restart_at: float = 0.0
+
+
+class Supervisor:
+    def __init__(self, config: Config, queues: list[str]) -> None:
+        self.config = config
+        self.children = [Child(queue) for queue in queues]
+        self.stopping = False
+        self.forced = False
+        self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        log.info("daemon %s starting queues %s", self.daemon_id,
+                 ", ".join(c.queue for c in self.children))  # fmt: skip
+        for child in self.children:
+            self._spawn(child)
+        while not self.stopping:
+            self._watch()
+            time.sleep(POLL_SECONDS)
+        return self._drain()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self.stopping:
+            self.forced = True
+            log.warning("second signal: forcing worker processes to stop")
+        else:
+            log.info("received %s: draining", signal.Signals(signum).name)
+        self.stopping = True
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+
+    def _spawn(self, child: Child) -> None:
+        cmd = [sys.executable, "-m", "runtime.worker", "--queue", child.queue]
+        if self.config.source is not None:
+            cmd += ["-c", str(self.config.source)]
+        env = dict(os.environ, RUNTIME_BACKEND=self.config.runtime.backend)
+        child.proc = subprocess.Popen(cmd, env=env, cwd=Path.cwd())
+        child.started = time.monotonic()
+        log.info("started worker process %d for queue %s", child.proc.pid, child.queue,
+                 extra={"queue": child.queue, "pid": child.proc.pid})  # fmt: skip
+
+    def _watch(self) -> None:
+        now = time.monotonic()
+        for child in self.children:
+            if child.proc is None:
+                if now >= child.restart_at:
+                    self._spawn(child)
+                continue
+            code = child.proc.poll()
+            if code is not None:
+                self._crashed(child, code, now)
+
+    def _crashed(self, child: Child, code: int, now: float) -> None:
+        child.crashes = 0 if now - child.started > STABLE_AFTER else child.crashes + 1
+        delay = RESTART_BACKOFF[min(child.crashes, len(RESTART_BACKOFF) - 1)]
+        child.proc = None
+        child.restart_at = now + delay
+        extra = {"queue": child.queue, "exit_code": code, "crashes": child.crashes}
+        if child.crashes >= CRASH_LOOP:
+            log.error("worker for queue %s keeps crashing (exit %d, %d times in a row); "
+                      "next restart in %.0fs", child.queue, code, child.crashes, delay,
+                      extra=extra)  # fmt: skip
+        else:
+            log.warning("worker for queue %s exited with %d; restarting in %.0fs",
+                        child.queue, code, delay, extra=extra)  # fmt: skip
+
+    def _drain(self) -> int:
+        deadline = time.monotonic() + self.config.runtime.drain_timeout + 10
+        for child in self.children:
+            if child.proc is None:
+                continue
+            try:
+                child.proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.error("worker for queue %s did not stop; killing it", child.queue)
+                child.proc.kill()
+                child.proc.wait()
+        log.info("daemon %s stopped", self.daemon_id)
+        return 0
+
+
+def daemon_queues(config: Config, registry_queues: set[str], only: list[str] | None) -> list[str]:
+    """Configured queues plus queues named by registered jobs, or exactly `only`."""
+    if only:
+        return only
+    return sorted(set(config.queues) | registry_queues)
+
+
+def start(config: Config, only_queues: list[str] | None = None) -> int:
+    """Check plugins and backend, then supervise. Raises RuntimeJobError on bad setup."""
+    plugins = load_plugins(config)
+    plugins.raise_for_errors()
+    backend = open_backend(config.runtime.backend, config.base_dir)
+    try:
+        backend.ping()
+    finally:
+        backend.close()
+    queues = daemon_queues(config, plugins.registry.queues(), only_queues)
+    return Supervisor(config, queues).run()

@@ -1,0 +1,266 @@
+"""One queue's Huey: lease-based claims, outcomes recorded through the backend, JSON.
+
+We extend Huey rather than fork it. Huey keeps doing what it does well: the Task model
+with retries / retry_delay / retry_backoff / timeout, `_execute` with its exception
+handling, the Consumer with its worker threads or processes, the scheduler loop and
+crontab. We change only where a message lives while it runs:
+
+- `dequeue` claims a message with a lease and a fencing token instead of popping it;
+- the post-execute hook records `completed` / `failed` (dead-letter) with that token;
+- `_requeue_task` records `retrying` with backoff + jitter, atomically with the release;
+- `read_schedule` promotes due delayed jobs and reaps expired leases inside the backend,
+  so a message is never held only in this process's memory;
+- `read_periodic` fires cron jobs once per minute across daemons (an atomic claim).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import random
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from huey import Huey
+from huey.api import Task
+from huey.exceptions import CancelExecution, HueyException
+from huey.registry import Registry
+from huey.signals import SIGNAL_INTERRUPTED
+
+from runtime.backends.base import Backend, NewJob
+from runtime.errors import InvalidPayload
+from runtime.jobs import JobContext, JobSpec
+from runtime.serializer import JSONSerializer, PoisonMessage, encode_result
+
+log = logging.getLogger("runtime.engine")
+
+JITTER = 0.25  # retry delays vary by +-25% so failed jobs don't retry in lock-step
+PAUSE_CHECK_SECONDS = 0.5
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """A Huey task whose `execute` runs a registered job with a JobContext."""
+
+    spec: JobSpec
+    engine: RuntimeHuey
+    lease_token: str = ""
+    attempt: int = 0
+    context: JobContext | None = None
+    last_error: dict[str, Any] | None = None
+
+    def execute(self) -> Any:
+        return self.engine.run_job(self)
+
+
+class JobNameRegistry(Registry):  # type: ignore[misc]
+    """Huey's registry keyed by the job name alone (Huey would prefix the module)."""
+
+    def task_to_string(self, task_class: type) -> str:
+        return task_class.__name__
+
+
+class RuntimeHuey(Huey):  # type: ignore[misc]
+    def __init__(self, queue: str, backend: Backend, specs: list[JobSpec], *,
+                 lease_seconds: float, claim_timeout: float = 1.0,
+                 notify: Callable[..., None] | None = None) -> None:  # fmt: skip
+        # Set before Huey.__init__, which calls create_storage().
+        self.backend = backend
+        super().__init__(name=queue, results=False, utc=True, serializer=JSONSerializer())
+        # Claims wait for work themselves; Huey must not add its polling sleep on top.
+        backend.blocking = True  # type: ignore[attr-defined]
+        self.queue = queue
+        self.lease_seconds = lease_seconds
+        self.claim_timeout = claim_timeout
+        self.notify = notify
+        self.processed = 0
+        self._registry = JobNameRegistry()
+        self._paused_until_check = 0.0
+        self._paused = False
+        self.cron_specs = [spec for spec in specs if spec.cron and spec.queue == queue]
+        for spec in specs:
+            self._registry.register(_task_class(spec, self))
+        self.post_execute("runtime.outcome")(self._record_outcome)
+        self.signal(SIGNAL_INTERRUPTED)(self._release_interrupted)
+
+    def create_storage(self) -> Backend:
+        return self.backend
+
+    # -- claiming --------------------------------------------------------------------
+    def dequeue(self) -> JobTask | None:
+        if self._is_paused():
+            time.sleep(PAUSE_CHECK_SECONDS)
+            return None
+        claim = self.backend.claim(self.queue, self.lease_seconds, self.claim_timeout)
+        if claim is None:
+            return None
+        try:
+            task: JobTask = self.deserialize_task(claim.data)
+        except (PoisonMessage, HueyException) as exc:
+            reason = _poison_reason(exc)
+            log.error("dead-lettered message %s: %s", claim.job_id, reason,
+                      extra={"job_id": claim.job_id, "queue": self.queue})  # fmt: skip
+            error = {"type": "PoisonMessage", "message": reason, "traceback": None}
+            self.backend.fail(claim.job_id, claim.token, error)
+            return None
+        task.lease_token = claim.token
+        task.attempt = claim.attempt
+        task.eta = None  # the backend already held it until its eta
+        return task
+
+    def _is_paused(self) -> bool:
+        now = time.monotonic()
+        if now >= self._paused_until_check:
+            self._paused = self.queue in self.backend.paused_queues()
+            self._paused_until_check = now + PAUSE_CHECK_SECONDS
+        return self._paused
+
+    def is_revoked(self, task: Task, timestamp: Any = None, peek: bool = True) -> bool:
+        # Cancellation is the backend's `canceled` state, not Huey's revoke keys: skip
+        # Huey's per-task revoke lookups (two backend reads per job for nothing).
+        return False
+
+    def delete(self, key: str) -> bool:
+        # Huey deletes a task's revoke key after each run; we keep none (see is_revoked).
+        return False
+
+    # -- running ---------------------------------------------------------------------
+    def run_job(self, task: JobTask) -> Any:
+        try:
+            kwargs = task.spec.validate(task.kwargs)
+        except InvalidPayload as exc:
+            task.last_error = _error_of(exc)
+            raise CancelExecution(str(exc), retry=False) from exc
+        context = JobContext(task.id, task.spec.name, task.attempt,
+                             lambda pct, stage: self._progress(task, pct, stage))  # fmt: skip
+        task.context = context
+        if task.spec.context_param:
+            kwargs[task.spec.context_param] = context
+        started = time.monotonic()
+        try:
+            return task.spec.func(**kwargs)
+        finally:
+            self.processed += 1
+            log.info("job %s %s ran %.3fs", task.spec.name, task.id, time.monotonic() - started,
+                     extra={"job_id": task.id, "job": task.spec.name, "queue": self.queue,
+                            "attempt": task.attempt})  # fmt: skip
+
+    def _progress(self, task: JobTask, percent: float, stage: str | None) -> None:
+        if not self.backend.progress(task.id, task.lease_token, percent, stage):
+            log.warning("job %s lost its lease; progress not recorded", task.id)
+
+    # -- outcomes --------------------------------------------------------------------
+    def _record_outcome(self, task: JobTask, value: Any, exception: BaseException | None) -> None:
+        if exception is None:
+            recorded = self.backend.complete(task.id, task.lease_token, encode_result(value))
+            self._finished(task, "completed", recorded, None)
+            return
+        error = task.last_error or _error_of(exception)
+        task.last_error = error
+        if task.retries:  # Huey calls _requeue_task next
+            return
+        recorded = self.backend.fail(task.id, task.lease_token, error)
+        self._finished(task, "failed", recorded, error)
+
+    def _requeue_task(self, task: JobTask, timestamp: Any, retry_eta: Any = None) -> None:
+        task.retries -= 1
+        delay = float(task.retry_delay or 0) * random.uniform(1 - JITTER, 1 + JITTER)
+        if task.retry_backoff:
+            task.retry_delay = float(task.retry_delay or 0) * task.retry_backoff
+        eta = _unix(retry_eta) if retry_eta is not None else time.time() + delay
+        error = task.last_error or {"type": "Retry", "message": "retry requested",
+                                    "traceback": None}  # fmt: skip
+        task.last_error = None
+        recorded = self.backend.retry(task.id, task.lease_token, self.serialize_task(task),
+                                      eta, error)  # fmt: skip
+        if recorded and eta <= time.time():
+            self.backend.promote_due(self.queue, time.time())
+        self._finished(task, "retrying", recorded, error)
+
+    def _finished(self, task: JobTask, state: str, recorded: bool,
+                  error: dict[str, Any] | None) -> None:  # fmt: skip
+        extra = {"job_id": task.id, "job": task.spec.name, "queue": self.queue,
+                 "attempt": task.attempt, "state": state}  # fmt: skip
+        if not recorded:
+            log.warning("job %s lost its lease before finishing; its %s outcome was ignored",
+                        task.id, state, extra=extra)  # fmt: skip
+            return
+        level = logging.INFO if state == "completed" else logging.WARNING
+        log.log(level, "job %s %s %s", task.spec.name, task.id, state, extra=extra)
+        if self.notify is not None:
+            self.notify("job_finished", job=task.spec.name, job_id=task.id, queue=self.queue,
+                                   state=state, attempt=task.attempt, error=error)  # fmt: skip
+
+    def _release_interrupted(self, signal: str, task: JobTask, *args: Any) -> None:
+        """Shutdown left this job running: hand it back so another worker takes it now."""
+        if self.backend.release(task.id, task.lease_token):
+            log.warning("released job %s at shutdown", task.id, extra={"job_id": task.id})
+
+    def renew_leases(self) -> None:
+        """Extend the lease of every job running in this process; cancel the ones lost."""
+        for task in list(self._tasks_in_flight):
+            if not self.backend.renew(task.id, task.lease_token, self.lease_seconds):
+                log.warning("job %s lost its lease; asking it to stop", task.id)
+                if task.context is not None:
+                    task.context.cancel()
+
+    # -- scheduling ------------------------------------------------------------------
+    def read_schedule(self, timestamp: Any = None) -> list[Task]:
+        now = time.time()
+        self.backend.promote_due(self.queue, now)
+        reaped = self.backend.reap_expired(self.queue, now)
+        if reaped:
+            log.warning("returned %d jobs with expired leases to %s", reaped, self.queue)
+        return []
+
+    def read_periodic(self, timestamp: datetime.datetime | None) -> list[Task]:
+        """Cron jobs due this minute that no other daemon has fired yet."""
+        now = timestamp or self._get_timestamp()
+        due = []
+        for spec in self.cron_specs:
+            matches = spec.cron_matches()
+            tick = now.strftime("%Y%m%d%H%M")
+            if matches and matches(now) and self.storage.put_if_empty(
+                    f"cron:{spec.name}:{tick}", b"1", 120):  # fmt: skip
+                due.append(self._registry.string_to_task(spec.name)())
+        return due
+
+    def enqueue(self, task: Task) -> None:
+        """Huey's scheduler enqueues cron tasks here; route them through the backend."""
+        self.backend.push(NewJob(id=task.id, job=task.name, queue=self.queue,
+                                 data=self.serialize_task(task), payload={},
+                                 priority=task.priority or 0))  # fmt: skip
+
+
+def _task_class(spec: JobSpec, engine: RuntimeHuey) -> type[JobTask]:
+    attrs = {
+        "spec": spec,
+        "engine": engine,
+        "default_retries": spec.retries,
+        "default_retry_delay": spec.retry_delay,
+        "default_retry_backoff": spec.retry_backoff,
+        "default_priority": spec.priority,
+        "default_timeout": spec.timeout,
+    }
+    return type(spec.name, (JobTask,), attrs)
+
+
+def _error_of(exc: BaseException) -> dict[str, Any]:
+    return {
+        "type": type(exc).__name__,
+        "message": str(exc),
+        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+    }
+
+
+def _poison_reason(exc: Exception) -> str:
+    if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
+        return f"unknown job '{str(exc).split(' not found')[0]}'"
+    return str(exc)
+
+
+def _unix(value: Any) -> float:
+    if isinstance(value, datetime.datetime):
+        return value.replace(tzinfo=datetime.UTC).timestamp()
+    return float(value)

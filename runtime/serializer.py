@@ -1,0 +1,88 @@
+"""JSON on the wire: a Huey serializer for Huey's `Message`, never pickle.
+
+Whoever can write to the backend must not be able to run code on a worker, so a message
+is plain JSON naming a registered job and its payload. Huey features that would need
+code or objects on the wire (pipelines, chords, callbacks) are not supported.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from huey.registry import Message
+from huey.serializer import Serializer
+
+FORMAT_VERSION = 1
+
+
+class PoisonMessage(ValueError):
+    """The bytes are not a message this runtime can run; the reason is the text."""
+
+
+class JSONSerializer(Serializer):  # type: ignore[misc]
+    """Huey `Message` <-> compact JSON object."""
+
+    def _serialize(self, message: Message) -> bytes:
+        if message.args or message.on_complete or message.on_error or message.chord_config:
+            raise ValueError("runtime messages carry a JSON payload only (no args or pipelines)")
+        body = {
+            "v": FORMAT_VERSION,
+            "id": message.id,
+            "job": message.name,
+            "payload": message.kwargs or {},
+            "retries": message.retries,
+            "retry_delay": message.retry_delay,
+            "retry_backoff": message.retry_backoff,
+            "priority": message.priority,
+            "timeout": message.timeout,
+        }
+        return json.dumps(body, separators=(",", ":")).encode()
+
+    def _deserialize(self, data: bytes) -> Message:
+        body = _decode(data)
+        return Message(
+            id=body["id"],
+            name=body["job"],
+            args=(),
+            kwargs=body["payload"],
+            retries=body.get("retries"),
+            retry_delay=body.get("retry_delay"),
+            retry_backoff=body.get("retry_backoff"),
+            priority=body.get("priority"),
+            timeout=body.get("timeout"),
+        )
+
+
+def _decode(data: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"message is not JSON ({exc})") from None
+    if not isinstance(body, dict) or body.get("v") != FORMAT_VERSION:
+        raise PoisonMessage(f"message is not a version {FORMAT_VERSION} runtime message")
+    missing = {"id", "job", "payload"} - body.keys()
+    if missing:
+        raise PoisonMessage(f"message lacks {', '.join(sorted(missing))}")
+    if not isinstance(body["payload"], dict):
+        raise PoisonMessage("message payload is not a JSON object")
+    return body
+
+
+def encode_message(job_id: str, job: str, payload: dict[str, Any], **options: Any) -> bytes:
+    """Serialize a message without a Huey task class (producers that lack the plugin)."""
+    return bytes(JSONSerializer().serialize(Message(id=job_id, name=job, args=(),
+                                                    kwargs=payload, **options)))  # fmt: skip
+
+
+def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:
+    """A job's return value as JSON text for its record, capped so records stay small."""
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = json.dumps(repr(value))
+    if len(text) > limit:
+        text = json.dumps({"truncated": True, "preview": text[:1024], "size": len(text)})
+    return text

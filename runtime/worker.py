@@ -1,0 +1,170 @@
+"""One queue's worker process: Huey's Consumer running our RuntimeHuey.
+
+Started by the daemon (`python -m runtime.worker --queue Q -c CONFIG`). SIGTERM drains:
+stop claiming, let running jobs finish for up to `drain_timeout`, then release the
+leases of the ones still running so another worker picks them up at once. A second
+SIGTERM forces the stop. SIGINT is ignored: the supervisor relays it as SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from huey.consumer import Consumer
+from huey.exceptions import TaskTimeout
+
+from runtime.backends import open_backend
+from runtime.config import Config, load_config
+from runtime.engine import RuntimeHuey
+from runtime.errors import RuntimeJobError
+from runtime.logs import setup_logging
+from runtime.plugins import Plugins, load_plugins
+
+log = logging.getLogger("runtime.worker")
+
+
+class QueueConsumer(Consumer):  # type: ignore[misc]
+    """Huey's Consumer with our signal semantics: SIGTERM drains, SIGINT is ignored."""
+
+    def __init__(self, huey: RuntimeHuey, config: Config) -> None:
+        section = config.queue(huey.queue)
+        super().__init__(
+            huey, workers=section.workers, worker_type=section.worker_type,
+            periodic=bool(huey.cron_specs), initial_delay=0.05, max_delay=1.0,
+            shutdown_timeout=config.runtime.drain_timeout, graceful_signal="TERM",
+        )  # fmt: skip
+        self._signal_actions = {signal.SIGTERM: (False, True)}
+        if section.worker_type == "thread":
+            # Huey enforces timeouts with SIGALRM in process workers only.
+            huey._timeout_handler = thread_timeout
+
+    def _set_signal_handlers(self) -> None:
+        super()._set_signal_handlers()
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def thread_timeout(seconds: float) -> Iterator[None]:
+    """Raise TaskTimeout inside the running job thread when `seconds` pass.
+
+    Python offers no way to kill a thread; PyThreadState_SetAsyncExc delivers the
+    exception at the thread's next bytecode, so a job blocked in a C call times out
+    when that call returns. Process workers get Huey's SIGALRM timeout instead.
+    """
+    thread_id = threading.get_ident()
+    done = threading.Event()
+
+    def fire() -> None:
+        if not done.is_set():
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(
+                ctypes.c_ulong(thread_id), ctypes.py_object(TaskTimeout))
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        done.set()
+        timer.cancel()
+
+
+class Housekeeper(threading.Thread):
+    """Renews leases and publishes this process's heartbeat; stops the consumer when
+    the supervising daemon has gone (so a killed daemon leaves no orphan workers)."""
+
+    def __init__(self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config) -> None:
+        super().__init__(name="Housekeeper", daemon=True)
+        self.huey = huey
+        self.consumer = consumer
+        self.config = config
+        self.parent = os.getppid()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.started = time.time()
+
+    def run(self) -> None:
+        interval = min(self.config.runtime.renew_interval, self.config.runtime.heartbeat_interval)
+        while not self.consumer.stop_flag.wait(interval):
+            self._tick()
+        with contextlib.suppress(Exception):
+            self.huey.backend.remove_worker(self.worker_id)
+
+    def _tick(self) -> None:
+        if os.getppid() != self.parent:
+            log.error("daemon process %d is gone; stopping", self.parent)
+            os.kill(os.getpid(), signal.SIGTERM)
+        try:
+            self.huey.renew_leases()
+            ttl = 3 * self.config.runtime.heartbeat_interval
+            self.huey.backend.put_worker(self.worker_id, self.info(), ttl)
+        except Exception as exc:  # the backend may be down: keep trying, never die
+            log.warning("housekeeping failed: %s", exc)
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "queue": self.huey.queue,
+            "workers": self.consumer.workers,
+            "worker_type": self.consumer.worker_type,
+            "started": self.started,
+            "heartbeat": time.time(),
+            "processed": self.huey.processed,
+            "current_jobs": sorted(task.id for task in list(self.huey._tasks_in_flight)),
+        }
+
+
+def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, QueueConsumer]:
+    backend = open_backend(config.runtime.backend, config.base_dir)
+    backend.ping()
+    huey = RuntimeHuey(queue, backend, list(plugins.registry),
+                       lease_seconds=config.runtime.lease_seconds, notify=plugins.notify)  # fmt: skip
+    return huey, QueueConsumer(huey, config)
+
+
+def run_queue(config: Config, queue: str) -> int:
+    plugins = load_plugins(config)
+    plugins.raise_for_errors()
+    huey, consumer = build(config, queue, plugins)
+    plugins.notify("runtime_startup", config=config, queue=queue)
+    keeper = Housekeeper(huey, consumer, config)
+    keeper.start()
+    log.info("queue %s: %d %s workers on %s", queue, consumer.workers, consumer.worker_type,
+             huey.backend.display_url, extra={"queue": queue})  # fmt: skip
+    consumer.run()
+    keeper.join(timeout=2)
+    plugins.notify("runtime_shutdown", config=config, queue=queue)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="runtime-worker")
+    parser.add_argument("--queue", required=True)
+    parser.add_argument("-c", "--config")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(args.config)
+        setup_logging(config.runtime.log_format, config.runtime.log_level)
+        code = run_queue(config, args.queue)
+    except RuntimeJobError as exc:
+        print(f"runtime worker ({args.queue}): {exc}", file=sys.stderr)
+        code = exc.exit_code
+    logging.shutdown()
+    # Job threads still running after the drain were released above; end them with us.
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()
