@@ -218,6 +218,6 @@ class JobRegistry:
 
 
 def _unknown_job_message(name: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.8)
     hint = f" Did you mean: {', '.join(close)}?" if close else ""
     return f"unknown job '{name}'.{hint}"

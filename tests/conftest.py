@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,3 +46,28 @@ def backend(backend_url: str) -> Iterator[Backend]:
     instance = open_backend(backend_url)
     yield instance
     instance.close()
+
+
+_redis_tests_run = 0
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that touches the suite's redis-server carries the `redis` marker."""
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _redis_tests_run
+    if report.when == "call" and "redis" in report.keywords and not report.skipped:
+        _redis_tests_run += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """In CI a run without a single Redis test is a failure, not a green build."""
+    if os.environ.get("CI") == "true" and _redis_tests_run == 0:
+        print("\nCI: no Redis test ran; failing the run.")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    elif os.environ.get("CI") == "true":
+        print(f"\nCI: {_redis_tests_run} Redis tests ran.")

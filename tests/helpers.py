@@ -1,0 +1,86 @@
+"""Helpers for tests that drive the real CLI and daemon in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TEST_PLUGIN = Path(__file__).parent / "plugins" / "testjobs.py"
+
+
+def write_config(tmp_path: Path, backend_url: str, extra: str = "", workers: int = 4,
+                 lease: float = 15.0, drain: float = 30.0) -> Path:  # fmt: skip
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[runtime]\nbackend = "{backend_url}"\nlease_seconds = {lease}\n'
+        f"renew_interval = {min(5.0, lease / 3)}\ndrain_timeout = {drain}\n"
+        f'heartbeat_interval = 1.0\nlog_format = "json"\n{extra}\n'
+        f"[queues.default]\nworkers = {workers}\n\n"
+        f'[plugins]\nmodules = ["{TEST_PLUGIN}"]\n'
+    )
+    return path
+
+
+def clean_env() -> dict[str, str]:
+    env = dict(os.environ)
+    for name in ("RUNTIME_CONFIG", "RUNTIME_BACKEND", "REDIS_URL"):
+        env.pop(name, None)
+    return env
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True,
+                          text=True, timeout=timeout, env=clean_env())  # fmt: skip
+
+
+def cli_json(*args: str) -> Any:
+    done = run_cli(*args, "--json")
+    assert done.returncode in (0, 1, 2), done.stderr
+    return json.loads(done.stdout)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class Daemon:
+    """`runtime start` in a real subprocess (its own process group, for kill -9 tests)."""
+
+    def __init__(self, config: Path, *args: str) -> None:
+        self.config = config
+        self.args = args
+        self.log = config.parent / "daemon.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Daemon:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime", "start", "-c", str(self.config), *self.args],
+                stdout=log, stderr=log, env=clean_env(), start_new_session=True)  # fmt: skip
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def terminate(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")

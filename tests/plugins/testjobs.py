@@ -1,0 +1,39 @@
+"""Jobs the integration tests run through real daemons (loaded from [plugins] modules)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import runtime
+from runtime import JobContext
+
+
+@runtime.job(name="testjobs.append")
+def append(path: str, text: str) -> str:
+    """Append a line to a file: the tests count lines to detect lost or duplicate runs."""
+    with Path(path).open("a") as fh:
+        fh.write(text + "\n")
+    return text
+
+
+@runtime.job(name="testjobs.crash_once", retries=0)
+def crash_once(marker: str, ctx: JobContext) -> int:
+    """Kill its own worker process on the first attempt (os._exit), succeed afterwards."""
+    if not Path(marker).exists():
+        Path(marker).write_text(str(ctx.attempt))
+        os._exit(17)
+    return ctx.attempt
+
+
+@runtime.job(name="testjobs.slow_loop", timeout=0.5, retries=0)
+def slow_loop() -> None:
+    """Busy Python loop that never ends by itself: only the timeout stops it."""
+    while True:
+        sum(range(1000))
+
+
+@runtime.hookimpl
+def register_jobs(registry: runtime.JobRegistry) -> None:
+    for func in (append, crash_once, slow_loop):
+        registry.add(func)

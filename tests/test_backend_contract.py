@@ -1,0 +1,622 @@
+"""The backend contract: every promise of `runtime.backends.base.Backend`, on each backend.
+
+The `backend` fixture runs each test once on a temp SQLite file and once on the suite's
+real redis-server. Time-dependent transitions (eta, lease expiry) are driven by passing a
+future `now` to promote_due / reap_expired, so the tests do not sleep to wait for them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.backends import open_backend
+from runtime.backends.base import (
+    COUNTED_STATES,
+    RECORD_KEYS,
+    Backend,
+    Claim,
+    EnqueueResult,
+    NewJob,
+)
+from runtime.errors import BackendUnavailable
+
+LEASE = 30.0
+ERROR = {"type": "ValueError", "message": "boom", "traceback": "Traceback ...\nValueError: boom"}
+
+
+def new_job(
+    queue: str = "q",
+    *,
+    priority: int = 0,
+    eta: float | None = None,
+    key: str | None = None,
+    payload: dict[str, Any] | None = None,
+    job: str = "tests.echo",
+) -> NewJob:
+    """A job whose message is the JSON the runtime would send (the backend treats it as bytes)."""
+    body = payload if payload is not None else {"n": uuid.uuid4().hex[:6]}
+    data = json.dumps({"job": job, "payload": body}).encode()
+    return NewJob(id=uuid.uuid4().hex, job=job, queue=queue, data=data, payload=body,
+                  priority=priority, eta=eta, key=key)  # fmt: skip
+
+
+def must_claim(backend: Backend, queue: str = "q", lease: float = LEASE) -> Claim:
+    claim = backend.claim(queue, lease, 0)
+    assert claim is not None, f"expected a waiting job on {queue!r}"
+    return claim
+
+
+def record(backend: Backend, job_id: str) -> dict[str, Any]:
+    found = backend.get_job(job_id)
+    assert found is not None, f"job {job_id} has no record"
+    return found
+
+
+def claim_all(backend: Backend, queue: str = "q") -> list[str]:
+    ids = []
+    while (claim := backend.claim(queue, LEASE, 0)) is not None:
+        ids.append(claim.job_id)
+    return ids
+
+
+# -- push and the record -------------------------------------------------------------------
+def test_ping_succeeds(backend: Backend) -> None:
+    backend.ping()
+
+
+def test_push_stores_a_waiting_record_with_every_key(backend: Backend) -> None:
+    job = new_job(priority=3, key="k-1", payload={"application_id": "A-17"})
+    before = time.time()
+    assert backend.push(job) == EnqueueResult(job.id, "waiting", False)
+    rec = record(backend, job.id)
+    assert tuple(sorted(rec)) == tuple(sorted(RECORD_KEYS))
+    assert before - 1 <= rec["enqueued_at"] <= time.time() + 1
+    del rec["enqueued_at"]
+    assert rec == {
+        "id": job.id, "job": "tests.echo", "queue": "q", "state": "waiting", "attempts": 0,
+        "progress": None, "result": None, "error": None, "priority": 3,
+        "payload": {"application_id": "A-17"}, "key": "k-1", "started_at": None,
+        "finished_at": None, "eta": None, "worker": None,
+    }  # fmt: skip
+
+
+def test_get_job_of_unknown_id_is_none(backend: Backend) -> None:
+    assert backend.get_job("no-such-job") is None
+
+
+def test_push_with_past_eta_is_waiting(backend: Backend) -> None:
+    job = new_job(eta=time.time() - 5)
+    assert backend.push(job).state == "waiting"
+    assert must_claim(backend).job_id == job.id
+
+
+# -- claim order and blocking --------------------------------------------------------------
+def test_claim_order_is_priority_then_fifo(backend: Backend) -> None:
+    jobs = [new_job(priority=p) for p in (0, 5, 0, -1, 5, 0)]
+    for job in jobs:
+        backend.push(job)
+    expected = [jobs[1].id, jobs[4].id, jobs[0].id, jobs[2].id, jobs[5].id, jobs[3].id]
+    assert claim_all(backend) == expected
+
+
+def test_fifo_holds_for_many_pushes_of_one_priority(backend: Backend) -> None:
+    ids = [backend.push(new_job()).id for _ in range(30)]
+    assert claim_all(backend) == ids
+
+
+def test_claim_only_takes_from_its_own_queue(backend: Backend) -> None:
+    other = new_job(queue="other")
+    backend.push(other)
+    assert backend.claim("q", LEASE, 0) is None
+    assert must_claim(backend, "other").job_id == other.id
+
+
+def test_claim_makes_the_job_active_with_a_lease(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    before = time.time()
+    claim = must_claim(backend, lease=20)
+    assert (claim.job_id, claim.data, claim.attempt) == (job.id, job.data, 1)
+    assert isinstance(claim.token, str) and claim.token
+    assert before + 20 - 1 <= claim.deadline <= time.time() + 20 + 1
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["attempts"]) == ("active", 1)
+    assert before - 1 <= rec["started_at"] <= time.time() + 1
+    assert backend.claim("q", LEASE, 0) is None
+
+
+def test_claim_times_out_with_none_after_about_the_timeout(backend: Backend) -> None:
+    start = time.monotonic()
+    assert backend.claim("empty", LEASE, 0) is None
+    assert time.monotonic() - start < 0.5
+    start = time.monotonic()
+    assert backend.claim("empty", LEASE, 0.5) is None
+    assert 0.4 <= time.monotonic() - start < 1.5
+
+
+def test_blocking_claim_picks_up_a_job_pushed_while_waiting(backend: Backend) -> None:
+    job = new_job()
+    pusher = threading.Timer(0.2, backend.push, args=(job,))
+    pusher.start()
+    try:
+        claim = backend.claim("q", LEASE, 1.5)
+    finally:
+        pusher.join()
+    assert claim is not None and claim.job_id == job.id
+
+
+# -- delayed jobs --------------------------------------------------------------------------
+def test_delayed_job_is_claimable_only_after_promote_due(backend: Backend) -> None:
+    now = time.time()
+    job = new_job(eta=now + 60)
+    assert backend.push(job) == EnqueueResult(job.id, "delayed", False)
+    assert record(backend, job.id)["eta"] == pytest.approx(now + 60)
+    assert backend.claim("q", LEASE, 0) is None
+    assert backend.promote_due("q", now) == 0
+    assert record(backend, job.id)["state"] == "delayed"
+    assert backend.promote_due("other", now + 61) == 0
+    assert backend.promote_due("q", now + 61) == 1
+    assert record(backend, job.id)["state"] == "waiting"
+    assert must_claim(backend).job_id == job.id
+    assert backend.promote_due("q", now + 61) == 0
+
+
+# -- leases and fencing --------------------------------------------------------------------
+def test_expired_lease_is_reaped_and_the_old_token_is_fenced(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    old = must_claim(backend, lease=10)
+    assert backend.reap_expired("q", time.time()) == 0
+    assert backend.reap_expired("q", old.deadline + 1) == 1
+    reaped = record(backend, job.id)
+    assert (reaped["state"], reaped["attempts"]) == ("waiting", 1)
+
+    stale = old.job_id, old.token
+    assert backend.renew(*stale, LEASE) is False
+    assert backend.progress(*stale, 50, "late") is False
+    assert backend.complete(*stale, '"late"') is False
+    assert backend.retry(*stale, b"{}", time.time(), ERROR) is False
+    assert backend.fail(*stale, ERROR) is False
+    assert backend.release(*stale) is False
+    assert record(backend, job.id) == reaped
+
+    again = must_claim(backend)
+    assert (again.job_id, again.attempt) == (job.id, 2)
+    assert again.token != old.token
+    assert backend.complete(*stale, '"late"') is False
+    assert record(backend, job.id)["state"] == "active"
+    assert backend.complete(again.job_id, again.token, '"ok"') is True
+
+
+def test_renew_extends_the_lease(backend: Backend) -> None:
+    backend.push(new_job())
+    claim = must_claim(backend, lease=10)
+    assert backend.renew(claim.job_id, claim.token, 100) is True
+    assert backend.reap_expired("q", claim.deadline + 1) == 0
+    assert backend.reap_expired("q", time.time() + 101) == 1
+
+
+def test_operations_on_an_unknown_job_return_false(backend: Backend) -> None:
+    assert backend.renew("nope", "tok", LEASE) is False
+    assert backend.complete("nope", "tok", None) is False
+    assert backend.fail("nope", "tok", ERROR) is False
+    assert backend.retry("nope", "tok", b"{}", time.time(), ERROR) is False
+    assert backend.release("nope", "tok") is False
+    assert backend.progress("nope", "tok", 1, None) is False
+    assert backend.get_job("nope") is None
+
+
+def test_a_wrong_token_changes_nothing(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    claim = must_claim(backend)
+    before = record(backend, job.id)
+    assert backend.complete(job.id, "not-the-token", '"x"') is False
+    assert backend.fail(job.id, "not-the-token", ERROR) is False
+    assert record(backend, job.id) == before
+    assert backend.complete(job.id, claim.token, None) is True
+
+
+# -- outcomes ------------------------------------------------------------------------------
+def test_progress_then_complete(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    claim = must_claim(backend)
+    assert backend.progress(job.id, claim.token, 40, "fetching") is True
+    assert record(backend, job.id)["progress"] == {"percent": 40.0, "stage": "fetching"}
+    assert backend.progress(job.id, claim.token, 100, None) is True
+    before = time.time()
+    assert backend.complete(job.id, claim.token, json.dumps({"score": 0.9})) is True
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["attempts"], rec["result"], rec["error"]) == (
+        "completed", 1, {"score": 0.9}, None,
+    )  # fmt: skip
+    assert rec["progress"] == {"percent": 100.0, "stage": None}
+    assert before - 1 <= rec["finished_at"] <= time.time() + 1
+    assert backend.complete(job.id, claim.token, '"twice"') is False
+    assert backend.renew(job.id, claim.token, LEASE) is False
+    assert backend.progress(job.id, claim.token, 1, None) is False
+    assert record(backend, job.id)["result"] == {"score": 0.9}
+    assert backend.claim("q", LEASE, 0) is None
+
+
+def test_complete_without_result(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    claim = must_claim(backend)
+    assert backend.complete(job.id, claim.token, None) is True
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["result"]) == ("completed", None)
+
+
+def test_fail_moves_the_job_to_the_dead_letter_set(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    claim = must_claim(backend)
+    before = time.time()
+    assert backend.fail(job.id, claim.token, ERROR) is True
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["attempts"], rec["error"], rec["result"]) == (
+        "failed", 1, ERROR, None,
+    )  # fmt: skip
+    assert before - 1 <= rec["finished_at"] <= time.time() + 1
+    assert backend.fail(job.id, claim.token, ERROR) is False
+    assert backend.complete(job.id, claim.token, None) is False
+    assert backend.claim("q", LEASE, 0) is None
+    assert [r["id"] for r in backend.list_jobs(state="failed")] == [job.id]
+
+
+def test_retry_then_promote_then_claim_with_the_new_message(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    first = must_claim(backend)
+    eta = time.time() + 30
+    new_data = b'{"job": "tests.echo", "payload": {}, "retries_left": 2}'
+    assert backend.retry(job.id, first.token, new_data, eta, ERROR) is True
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["attempts"], rec["error"]) == ("retrying", 1, ERROR)
+    assert rec["eta"] == pytest.approx(eta)
+    assert backend.claim("q", LEASE, 0) is None
+    assert backend.complete(job.id, first.token, None) is False
+    assert backend.promote_due("q", eta - 1) == 0
+    assert backend.promote_due("q", eta + 1) == 1
+    assert record(backend, job.id)["state"] == "waiting"
+    second = must_claim(backend)
+    assert (second.job_id, second.data, second.attempt) == (job.id, new_data, 2)
+    assert record(backend, job.id)["attempts"] == 2
+
+
+def test_release_returns_the_job_to_waiting_keeping_attempts(backend: Backend) -> None:
+    low, high = new_job(priority=0), new_job(priority=9)
+    backend.push(low)
+    backend.push(high)
+    claim = must_claim(backend)
+    assert claim.job_id == high.id
+    assert backend.release(high.id, claim.token) is True
+    rec = record(backend, high.id)
+    assert (rec["state"], rec["attempts"]) == ("waiting", 1)
+    assert backend.release(high.id, claim.token) is False
+    assert backend.complete(high.id, claim.token, None) is False
+    again = must_claim(backend)  # its priority is kept: still ahead of `low`
+    assert (again.job_id, again.attempt) == (high.id, 2)
+
+
+# -- idempotency keys and poison messages --------------------------------------------------
+def test_idempotency_key_dedups_while_pending_and_frees_after_final(backend: Backend) -> None:
+    first = new_job(key="order-7")
+    assert backend.push(first) == EnqueueResult(first.id, "waiting", False)
+    dup = new_job(key="order-7")
+    assert backend.push(dup) == EnqueueResult(first.id, "waiting", True)
+    assert backend.get_job(dup.id) is None
+
+    claim = must_claim(backend)
+    assert backend.push(new_job(key="order-7")) == EnqueueResult(first.id, "active", True)
+    assert backend.complete(first.id, claim.token, None) is True
+
+    after = new_job(key="order-7")
+    assert backend.push(after) == EnqueueResult(after.id, "waiting", False)
+    assert record(backend, after.id)["key"] == "order-7"
+    assert backend.push(new_job(key="other")).deduplicated is False
+
+
+def test_idempotency_key_dedups_delayed_and_frees_after_failure(backend: Backend) -> None:
+    delayed = new_job(key="k", eta=time.time() + 60)
+    backend.push(delayed)
+    assert backend.push(new_job(key="k")) == EnqueueResult(delayed.id, "delayed", True)
+    backend.promote_due("q", time.time() + 61)
+    claim = must_claim(backend)
+    assert backend.fail(delayed.id, claim.token, ERROR) is True
+    again = new_job(key="k")
+    assert backend.push(again) == EnqueueResult(again.id, "waiting", False)
+
+
+def test_bury_creates_a_failed_record_with_the_reason(backend: Backend) -> None:
+    before = time.time()
+    job_id = backend.bury("q", b"\xff not json", "message is not valid JSON")
+    rec = record(backend, job_id)
+    assert (rec["id"], rec["queue"], rec["state"], rec["job"]) == (job_id, "q", "failed", "?")
+    assert rec["error"] == {
+        "type": "PoisonMessage", "message": "message is not valid JSON", "traceback": None,
+    }  # fmt: skip
+    assert before - 1 <= rec["finished_at"] <= time.time() + 1
+    assert backend.claim("q", LEASE, 0) is None
+    assert backend.queue_counts(["q"])["q"]["failed"] == 1
+    assert backend.known_queues() == ["q"]
+
+
+def test_bury_names_the_job_when_the_message_decodes(backend: Backend) -> None:
+    data = json.dumps({"job": "ghost.job", "payload": {}}).encode()
+    job_id = backend.bury("q", data, "unknown job ghost.job")
+    rec = record(backend, job_id)
+    assert (rec["job"], rec["state"]) == ("ghost.job", "failed")
+    assert rec["error"]["message"] == "unknown job ghost.job"
+
+
+# -- reading -------------------------------------------------------------------------------
+def make_every_state(backend: Backend, queue: str) -> dict[str, str]:
+    """Two waiting, a delayed, a retrying, an active, a failed and two completed jobs."""
+    ids = {}
+    for name in ("done1", "done2", "active", "failed", "retrying"):
+        job = new_job(queue)
+        backend.push(job)
+        ids[name] = job.id
+        claim = must_claim(backend, queue)
+        if name.startswith("done"):
+            assert backend.complete(job.id, claim.token, None)
+        elif name == "failed":
+            assert backend.fail(job.id, claim.token, ERROR)
+        elif name == "retrying":
+            assert backend.retry(job.id, claim.token, job.data, time.time() + 60, ERROR)
+    for name, eta in (("waiting1", None), ("waiting2", None), ("delayed", time.time() + 60)):
+        job = new_job(queue, eta=eta)
+        backend.push(job)
+        ids[name] = job.id
+    return ids
+
+
+def test_queue_counts_counts_every_state(backend: Backend) -> None:
+    make_every_state(backend, "a")
+    backend.push(new_job("b"))
+    counts = backend.queue_counts(["a", "b", "never-used"])
+    assert counts == {
+        "a": {"waiting": 2, "delayed": 2, "active": 1, "failed": 1, "completed": 2},
+        "b": {"waiting": 1, "delayed": 0, "active": 0, "failed": 0, "completed": 0},
+        "never-used": dict.fromkeys(COUNTED_STATES, 0),
+    }
+    assert backend.queue_counts([]) == {}
+
+
+def test_completed_count_is_a_total_not_the_current_rows(backend: Backend) -> None:
+    for _ in range(3):
+        backend.push(new_job())
+        claim = must_claim(backend)
+        backend.complete(claim.job_id, claim.token, None)
+    assert backend.queue_counts(["q"])["q"]["completed"] == 3
+
+
+def test_list_jobs_newest_first_with_filters_and_limit(backend: Backend) -> None:
+    ids = make_every_state(backend, "a")
+    other = new_job("b")
+    backend.push(other)
+    newest_first_a = [ids[n] for n in ("delayed", "waiting2", "waiting1", "retrying",
+                                       "failed", "active", "done2", "done1")]  # fmt: skip
+    assert [r["id"] for r in backend.list_jobs()] == [other.id, *newest_first_a]
+    assert [r["id"] for r in backend.list_jobs(queue="a")] == newest_first_a
+    assert [r["id"] for r in backend.list_jobs(queue="a", limit=3)] == newest_first_a[:3]
+    assert [r["id"] for r in backend.list_jobs(state="waiting")] == [
+        other.id, ids["waiting2"], ids["waiting1"],
+    ]  # fmt: skip
+    assert [r["id"] for r in backend.list_jobs(queue="a", state="completed")] == [
+        ids["done2"], ids["done1"],
+    ]  # fmt: skip
+    assert backend.list_jobs(queue="b", state="failed") == []
+    assert backend.list_jobs(queue="nope") == []
+    for rec in backend.list_jobs():
+        assert tuple(sorted(rec)) == tuple(sorted(RECORD_KEYS))
+        assert rec == backend.get_job(rec["id"])
+
+
+def test_known_queues_lists_every_pushed_queue_sorted(backend: Backend) -> None:
+    assert backend.known_queues() == []
+    for queue in ("reports", "default", "reports", "ai"):
+        backend.push(new_job(queue))
+    assert backend.known_queues() == ["ai", "default", "reports"]
+
+
+# -- administration ------------------------------------------------------------------------
+def test_pause_flags_persist_and_toggle(backend: Backend, backend_url: str) -> None:
+    assert backend.paused_queues() == set()
+    backend.set_paused("a", True)
+    backend.set_paused("b", True)
+    backend.set_paused("a", True)
+    assert backend.paused_queues() == {"a", "b"}
+    backend.set_paused("b", False)
+    backend.set_paused("never-paused", False)
+    other = open_backend(backend_url)
+    try:
+        assert other.paused_queues() == {"a"}
+    finally:
+        other.close()
+
+
+def test_worker_heartbeats_expire_after_their_ttl(backend: Backend) -> None:
+    backend.put_worker("w-short", {"host": "h1", "queues": ["a"]}, ttl=0.4)
+    backend.put_worker("w-long", {"host": "h2", "queues": ["b"]}, ttl=30)
+    assert sorted(backend.workers(), key=lambda w: w["id"]) == [
+        {"id": "w-long", "host": "h2", "queues": ["b"]},
+        {"id": "w-short", "host": "h1", "queues": ["a"]},
+    ]
+    time.sleep(0.8)
+    assert [w["id"] for w in backend.workers()] == ["w-long"]
+    backend.put_worker("w-long", {"host": "h2", "queues": ["b", "c"]}, ttl=30)
+    assert backend.workers() == [{"id": "w-long", "host": "h2", "queues": ["b", "c"]}]
+    backend.remove_worker("w-long")
+    backend.remove_worker("never-there")
+    assert backend.workers() == []
+
+
+# -- bulk and concurrency ------------------------------------------------------------------
+def test_push_many_returns_results_in_order_and_jobs_are_claimable(backend: Backend) -> None:
+    later = time.time() + 60
+    jobs = [new_job(eta=later if i % 10 == 9 else None) for i in range(100)]
+    results = backend.push_many(jobs)
+    assert [(r.id, r.state, r.deduplicated) for r in results] == [
+        (j.id, "delayed" if j.eta else "waiting", False) for j in jobs
+    ]
+    assert claim_all(backend) == [j.id for j in jobs if j.eta is None]
+    assert backend.promote_due("q", later + 1) == 10
+    assert backend.push_many([]) == []
+
+
+def test_push_many_dedups_keys_within_the_batch_and_against_pending(backend: Backend) -> None:
+    pending = new_job(key="a")
+    backend.push(pending)
+    batch = [new_job(key="a"), new_job(key="b"), new_job(key="b"), new_job()]
+    results = backend.push_many(batch)
+    assert results == [
+        EnqueueResult(pending.id, "waiting", True),
+        EnqueueResult(batch[1].id, "waiting", False),
+        EnqueueResult(batch[1].id, "waiting", True),
+        EnqueueResult(batch[3].id, "waiting", False),
+    ]
+    assert claim_all(backend) == [pending.id, batch[1].id, batch[3].id]
+
+
+def test_concurrent_claims_never_hand_out_a_job_twice(backend: Backend, backend_url: str) -> None:
+    jobs = [new_job() for _ in range(200)]
+    backend.push_many(jobs)
+    second = open_backend(backend_url)  # two threads per instance: threads and processes
+    claimed: list[str] = []
+    lock = threading.Lock()
+
+    def drain(instance: Backend) -> None:
+        while (claim := instance.claim("q", LEASE, 0.2)) is not None:
+            assert instance.complete(claim.job_id, claim.token, None)
+            with lock:
+                claimed.append(claim.job_id)
+
+    threads = [
+        threading.Thread(target=drain, args=(b,)) for b in (backend, backend, second, second)
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        second.close()
+    duplicates = [job_id for job_id, n in Counter(claimed).items() if n > 1]
+    assert duplicates == []
+    assert sorted(claimed) == sorted(j.id for j in jobs)
+    assert backend.queue_counts(["q"])["q"]["completed"] == 200
+
+
+def test_a_second_instance_on_the_same_url_sees_the_same_data(
+    backend: Backend, backend_url: str
+) -> None:
+    job = new_job()
+    backend.push(job)
+    other = open_backend(backend_url)
+    try:
+        assert other.get_job(job.id) == backend.get_job(job.id)
+        claim = must_claim(other)
+        assert claim.job_id == job.id
+        assert backend.claim("q", LEASE, 0) is None
+        assert backend.complete(job.id, claim.token, '"from the first instance"') is True
+        assert other.get_job(job.id)["result"] == "from the first instance"  # type: ignore[index]
+        assert other.known_queues() == ["q"]
+    finally:
+        other.close()
+
+
+# -- SQLite only: the file itself ----------------------------------------------------------
+def unopenable_paths(tmp_path: Path) -> dict[str, Path]:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a SQLite database, just some text " * 200)
+    a_file = tmp_path / "plain-file"
+    a_file.write_text("x")
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    return {"garbage": garbage, "directory": folder, "under-a-file": a_file / "runtime.db"}
+
+
+@pytest.mark.parametrize("case", ["garbage", "directory", "under-a-file"])
+def test_sqlite_unusable_file_raises_backend_unavailable(tmp_path: Path, case: str) -> None:
+    path = unopenable_paths(tmp_path)[case]
+    with pytest.raises(BackendUnavailable) as raised:
+        open_backend(f"sqlite:///{path}")
+    message = str(raised.value)
+    assert message.startswith(f"cannot open SQLite database {path}: ")
+    assert message.endswith(".") and "\n" not in message
+    assert raised.value.exit_code == 3
+
+
+def test_sqlite_ping_fails_once_the_file_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    backend = open_backend(f"sqlite:///{path}")
+    try:
+        backend.ping()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with pytest.raises(BackendUnavailable, match=f"cannot open SQLite database {path}: "):
+            backend.ping()
+    finally:
+        backend.close()
+
+
+def test_sqlite_creates_the_parent_folder_and_shows_its_url(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "deeper" / "runtime.db"
+    backend = open_backend(f"sqlite:///{path}")
+    try:
+        assert path.is_file()
+        assert backend.display_url == f"sqlite:///{path}"
+    finally:
+        backend.close()
+
+
+def test_sqlite_huey_kv_operations_still_work(tmp_path: Path) -> None:
+    from runtime.backends.sqlite import SqliteBackend
+
+    backend = SqliteBackend(tmp_path / "kv.db")
+    try:
+        assert backend.put_if_empty("cron:job:2024-01-01T00:00", b"1") is True
+        assert backend.put_if_empty("cron:job:2024-01-01T00:00", b"1") is False
+        backend.put_data("k", b"v")
+        assert bytes(backend.peek_data("k")) == b"v"
+        with pytest.raises(NotImplementedError, match="use push/claim"):
+            backend.enqueue(b"x")
+        with pytest.raises(NotImplementedError, match="use push/claim"):
+            backend.dequeue()
+    finally:
+        backend.close()
+
+
+def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
+    import sqlite3
+
+    from runtime.backends import sqlite as module
+
+    module.SqliteBackend(tmp_path / "plan.db").close()
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    queries = {
+        module.SQL_HAS_WAITING: ("q",),
+        module.SQL_CLAIM: ("tok", 1.0, 2.0, "w", "q"),
+        module.SQL_PROMOTE: ("q", 1.0),
+        module.SQL_REAP: ("q", 1.0),
+        module.SQL_PENDING_KEY: ("k",),
+    }
+    try:
+        for sql, params in queries.items():
+            plan = [row[3] for row in conn.execute(f"explain query plan {sql}", params)]
+            assert not any(step.startswith("SCAN") for step in plan), (sql, plan)
+            assert any("INDEX" in step or "PRIMARY KEY" in step for step in plan), (sql, plan)
+    finally:
+        conn.close()

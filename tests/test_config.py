@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.config import DEFAULT_BACKEND, load_config
+from runtime.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    return path
+
+
+def test_repository_default_config_is_valid() -> None:
+    config = load_config(Path(__file__).parent.parent / "config.toml")
+    assert config.runtime.backend == DEFAULT_BACKEND
+    assert config.queues["default"].workers == 4
+
+
+def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
+    path = write(tmp_path, "[runtime]\nbackend = 'sqlite:///x.db'\nworkerz = 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: unknown key 'runtime.workerz'."
+
+
+def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
+    path = write(tmp_path, "[queues.default]\nworkers = 'four'\n")
+    with pytest.raises(ConfigError, match=r"key 'queues.default.workers' expected an integer, got str"):
+        load_config(path)
+
+
+def test_malformed_toml(tmp_path: Path) -> None:
+    path = write(tmp_path, "[runtime\nbackend=")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="configuration file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_env_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write(tmp_path, "[runtime]\nbackend = 'sqlite:///a.db'\n")
+    monkeypatch.setenv("RUNTIME_CONFIG", str(path))
+    assert load_config().runtime.backend == "sqlite:///a.db"
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")
+    assert load_config().runtime.backend == "redis://127.0.0.1:1/0"
+    monkeypatch.setenv("RUNTIME_BACKEND", "sqlite:///b.db")
+    assert load_config().runtime.backend == "sqlite:///b.db"
+
+
+def test_no_file_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RUNTIME_CONFIG", raising=False)
+    config = load_config()
+    assert config.source is None
+    assert config.queue("anything").workers == 4

@@ -1,0 +1,120 @@
+"""`runtime start` as a real process tree: work, drain on SIGTERM, restart after a crash."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.config import load_config
+from runtime.producer import Runtime
+from tests.helpers import Daemon, wait_for, write_config
+
+pytestmark = pytest.mark.slow
+
+
+def producer(config: Path) -> Runtime:
+    return Runtime(config=load_config(config))
+
+
+def state(rt: Runtime, job_id: str) -> Any:
+    return (rt.job(job_id) or {}).get("state")
+
+
+def test_daemon_runs_jobs_and_drains_on_sigterm(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url)
+    rt = producer(config)
+    out = tmp_path / "out.txt"
+    ids = rt.enqueue_many("testjobs.append", [{"path": str(out), "text": str(i)}
+                                              for i in range(100)])  # fmt: skip
+    with Daemon(config) as daemon:
+        wait_for(lambda: all(state(rt, i) == "completed" for i in ids), 60, "100 jobs")
+        slow = rt.enqueue("diagnostics.sleep", {"seconds": 1.5})
+        wait_for(lambda: state(rt, slow) == "active", 20, "the slow job to start")
+        started = time.monotonic()
+        assert daemon.terminate() == 0
+        assert state(rt, slow) == "completed"  # drained: it finished before exit
+        assert time.monotonic() - started < 20
+    assert sorted(out.read_text().split(), key=int) == [str(i) for i in range(100)]
+    assert '"msg": "received SIGTERM: draining"' in daemon.output()
+
+
+def test_drain_timeout_releases_running_jobs(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url, drain=1.0)
+    rt = producer(config)
+    job_id = rt.enqueue("diagnostics.sleep", {"seconds": 60})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, job_id) == "active", 20, "the job to start")
+        started = time.monotonic()
+        assert daemon.terminate() == 0
+        assert time.monotonic() - started < 15
+    record = rt.job(job_id)
+    assert record is not None
+    assert (record["state"], record["attempts"]) == ("waiting", 1)  # handed back at once
+
+
+def test_sigint_drains_like_sigterm(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url)
+    rt = producer(config)
+    job_id = rt.enqueue("diagnostics.sleep", {"seconds": 1.0})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, job_id) == "active", 20, "the job to start")
+        assert daemon.proc is not None
+        os.killpg(daemon.proc.pid, signal.SIGINT)  # Ctrl-C reaches the whole group
+        assert daemon.proc.wait(30) == 0
+    assert state(rt, job_id) == "completed"
+
+
+def test_crashed_worker_is_restarted_and_its_job_recovered(tmp_path: Path,
+                                                           backend_url: str) -> None:  # fmt: skip
+    config = write_config(tmp_path, backend_url, lease=2.0)
+    rt = producer(config)
+    marker = tmp_path / "crashed"
+    job_id = rt.enqueue("testjobs.crash_once", {"marker": str(marker)})
+    with Daemon(config) as daemon:
+        record = wait_for(lambda: (rt.job(job_id) or {}).get("state") == "completed"
+                          and rt.job(job_id), 60, "the job to recover")  # fmt: skip
+        assert daemon.terminate() == 0
+    assert (record["attempts"], record["result"]) == (2, 2)
+    assert "exited with 17; restarting" in daemon.output()
+
+
+def test_retries_and_dead_letter_through_the_daemon(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url)
+    rt = producer(config)
+    flaky = rt.enqueue("diagnostics.fail", {"times": 1})
+    hopeless = rt.enqueue("diagnostics.fail", {"times": 9})
+    progress = rt.enqueue("diagnostics.progress", {"steps": 3, "step_seconds": 0.05})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, flaky) == "completed" and state(rt, hopeless) == "failed"
+                 and state(rt, progress) == "completed", 60, "outcomes")  # fmt: skip
+        assert daemon.terminate() == 0
+    assert (rt.job(flaky) or {})["attempts"] == 2
+    dead = rt.job(hopeless) or {}
+    assert (dead["attempts"], dead["error"]["type"]) == (4, "DiagnosticFailure")
+    assert (rt.job(progress) or {})["progress"] == {"percent": 100.0, "stage": "step 3/3"}
+
+
+def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url, workers=3)
+    rt = producer(config)
+    with Daemon(config) as daemon:
+        workers = wait_for(lambda: rt.backend.workers(), 20, "a heartbeat")
+        assert daemon.terminate() == 0
+    (worker,) = workers
+    assert (worker["queue"], worker["workers"], worker["worker_type"]) == ("default", 3, "thread")
+    assert worker["pid"] != os.getpid()
+
+
+def test_process_workers(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url, workers=2)
+    config.write_text(config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"'))
+    rt = producer(config)
+    ids = rt.enqueue_many("diagnostics.echo", [{"message": i} for i in range(20)])
+    with Daemon(config) as daemon:
+        wait_for(lambda: all(state(rt, i) == "completed" for i in ids), 60, "20 jobs")
+        assert daemon.terminate() == 0

@@ -1,0 +1,164 @@
+"""The Huey engine in-process against both real backends: claim, run, record outcomes."""
+
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+
+import pytest
+
+from runtime.backends.base import Backend, NewJob
+from runtime.config import Config, PluginsSection
+from runtime.engine import RuntimeHuey
+from runtime.plugins import load_plugins
+from runtime.producer import Runtime
+from tests.helpers import TEST_PLUGIN
+
+
+@pytest.fixture
+def runtime_(backend: Backend) -> Runtime:
+    config = Config(plugins=PluginsSection(modules=[str(TEST_PLUGIN)]))
+    return Runtime(backend, config=config)
+
+
+def engine(rt: Runtime, lease: float = 15.0) -> RuntimeHuey:
+    return RuntimeHuey("default", rt.backend, list(rt.registry), lease_seconds=lease,
+                       claim_timeout=0.2)  # fmt: skip
+
+
+def run_next(huey: RuntimeHuey) -> None:
+    task = huey.dequeue()
+    assert task is not None
+    huey.execute(task)
+
+
+def test_completed_job_records_result(runtime_: Runtime) -> None:
+    job_id = runtime_.enqueue("diagnostics.echo", {"message": "hi"})
+    run_next(engine(runtime_))
+    record = runtime_.job(job_id)
+    assert record is not None
+    assert (record["state"], record["attempts"], record["result"]) == (
+        "completed", 1, {"echo": "hi"})  # fmt: skip
+    assert record["finished_at"] >= record["started_at"] >= record["enqueued_at"]
+
+
+def test_retry_then_dead_letter(runtime_: Runtime) -> None:
+    job_id = runtime_.enqueue("diagnostics.fail", {"times": 9})
+    huey = engine(runtime_)
+    for attempt in range(1, 5):
+        huey.backend.promote_due("default", time.time() + 60)  # skip the backoff wait
+        run_next(huey)
+        record = runtime_.job(job_id)
+        assert record is not None and record["attempts"] == attempt
+    assert record["state"] == "failed"
+    assert record["error"]["type"] == "DiagnosticFailure"
+    assert "failing attempt 4 of 9" in record["error"]["traceback"]
+
+
+def test_retry_backoff_grows_with_jitter(runtime_: Runtime) -> None:
+    job_id = runtime_.enqueue("diagnostics.fail", {"times": 2})
+    huey = engine(runtime_)
+    run_next(huey)
+    first = runtime_.job(job_id)
+    assert first is not None and first["state"] == "retrying"
+    delay1 = first["eta"] - first["started_at"]
+    assert 0.5 * 0.75 - 0.05 <= delay1 <= 0.5 * 1.25 + 0.05  # retry_delay=0.5 +-25%
+    huey.backend.promote_due("default", time.time() + 60)
+    run_next(huey)
+    second = runtime_.job(job_id)
+    assert second is not None
+    delay2 = second["eta"] - second["started_at"]
+    assert 1.0 * 0.75 - 0.05 <= delay2 <= 1.0 * 1.25 + 0.05  # doubled by retry_backoff=2
+
+
+def test_invalid_payload_at_execution_is_dead_lettered_without_retry(runtime_: Runtime) -> None:
+    # A producer without the plugin (allow_unknown) cannot validate; the worker does.
+    blind = Runtime(runtime_.backend, config=runtime_.config, registry=type(runtime_.registry)(),
+                    allow_unknown=True)  # fmt: skip
+    job_id = blind.enqueue("diagnostics.fail", {"times": "many"})
+    run_next_or_none(engine(runtime_))
+    record = runtime_.job(job_id)
+    assert record is not None
+    assert (record["state"], record["attempts"]) == ("failed", 1)
+    assert "invalid payload for diagnostics.fail" in record["error"]["message"]
+
+
+def run_next_or_none(huey: RuntimeHuey) -> None:
+    task = huey.dequeue()
+    if task is not None:
+        huey.execute(task)
+
+
+def test_unknown_job_at_execution_is_poison(runtime_: Runtime) -> None:
+    blind = Runtime(runtime_.backend, config=runtime_.config, registry=type(runtime_.registry)(),
+                    allow_unknown=True)  # fmt: skip
+    job_id = blind.enqueue("nobody.knows", {})
+    assert engine(runtime_).dequeue() is None
+    record = runtime_.job(job_id)
+    assert record is not None and record["state"] == "failed"
+    assert record["error"]["type"] == "PoisonMessage"
+    assert record["error"]["message"] == "unknown job 'nobody.knows'"
+
+
+def test_undecodable_message_is_poison_and_worker_goes_on(runtime_: Runtime) -> None:
+    runtime_.backend.push(NewJob(id="poison1", job="?", queue="default", data=b"\x80\x04junk"))
+    good = runtime_.enqueue("diagnostics.echo", {})
+    huey = engine(runtime_)
+    assert huey.dequeue() is None
+    run_next(huey)
+    poison = runtime_.job("poison1")
+    assert poison is not None and poison["state"] == "failed"
+    assert "not JSON" in poison["error"]["message"]
+    assert (runtime_.job(good) or {})["state"] == "completed"
+
+
+def test_late_outcome_after_lost_lease_is_ignored(runtime_: Runtime) -> None:
+    job_id = runtime_.enqueue("diagnostics.echo", {"message": "late"})
+    huey = engine(runtime_, lease=0.2)
+    task = huey.dequeue()
+    assert task is not None
+    time.sleep(0.3)
+    assert huey.backend.reap_expired("default", time.time()) == 1
+    huey.execute(task)  # finishes after its lease was reaped: fenced off
+    record = runtime_.job(job_id)
+    assert record is not None and record["state"] == "waiting"
+    run_next(huey)
+    assert (runtime_.job(job_id) or {})["state"] == "completed"
+
+
+def test_progress_is_recorded(runtime_: Runtime) -> None:
+    job_id = runtime_.enqueue("diagnostics.progress", {"steps": 2, "step_seconds": 0})
+    run_next(engine(runtime_))
+    record = runtime_.job(job_id)
+    assert record is not None
+    assert record["progress"] == {"percent": 100.0, "stage": "step 2/2"}
+
+
+def test_thread_timeout_fails_the_job(runtime_: Runtime) -> None:
+    from runtime.worker import thread_timeout
+
+    huey = engine(runtime_)
+    huey._timeout_handler = thread_timeout
+    job_id = runtime_.enqueue("testjobs.slow_loop", {})
+    run_next(huey)
+    record = runtime_.job(job_id)
+    assert record is not None and record["state"] == "failed"
+    assert record["error"]["type"] == "TaskTimeout"
+
+
+def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: Path) -> None:
+    plugin = tmp_path / "crony.py"
+    plugin.write_text(
+        "import runtime\n@runtime.job(name='crony.tick', cron='*/2 * * * *')\ndef tick():\n"
+        "    return 1\n@runtime.hookimpl\ndef register_jobs(registry):\n    registry.add(tick)\n"
+    )
+    plugins = load_plugins(Config(plugins=PluginsSection(modules=[str(plugin)], autoload=False)))
+    specs = list(plugins.registry)
+    a = RuntimeHuey("default", backend, specs, lease_seconds=15)
+    b = RuntimeHuey("default", backend, specs, lease_seconds=15)
+    due = datetime.datetime(2026, 11, 22, 10, 4)
+    assert [t.name for t in a.read_periodic(due)] == ["crony.tick"]
+    assert b.read_periodic(due) == []  # the other daemon lost the claim for this minute
+    assert a.read_periodic(due.replace(minute=5)) == []  # not a matching minute
+    assert [t.name for t in b.read_periodic(due.replace(minute=6))] == ["crony.tick"]

@@ -1,0 +1,349 @@
+"""Redis-only behaviour of RedisBackend, against the suite's real redis-server.
+
+The shared promises (ordering, leases, fencing, outcomes, listings) are in
+test_backend_contract.py; here: wake-up markers, URL masking and outages, the key layout,
+script (re)loading and the fallbacks only Redis needs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from runtime.backends import redis as redis_module
+from runtime.backends import redis_keys as keys
+from runtime.backends.base import Claim, NewJob
+from runtime.backends.redis import RedisBackend, mask_url
+from tests.redis_server import free_port
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def rb(redis_url: str) -> Iterator[RedisBackend]:
+    backend = RedisBackend(redis_url)
+    yield backend
+    backend.close()
+
+
+@pytest.fixture
+def raw(redis_url: str) -> Iterator[redis.Redis]:
+    """A plain client on the same server, to look at keys directly."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.close()
+
+
+def new_job(queue: str = "q", **options: Any) -> NewJob:
+    body = {"n": uuid.uuid4().hex[:6]}
+    data = json.dumps({"job": "tests.echo", "payload": body}).encode()
+    return NewJob(id=uuid.uuid4().hex, job="tests.echo", queue=queue, data=data,
+                  payload=body, **options)  # fmt: skip
+
+
+def must_claim(backend: RedisBackend, queue: str = "q") -> Claim:
+    claim = backend.claim(queue, LEASE, 0)
+    assert claim is not None
+    return claim
+
+
+# -- wake-up markers -------------------------------------------------------------------------
+def test_marker_list_is_capped(rb: RedisBackend, raw: redis.Redis) -> None:
+    rb.push_many([new_job() for _ in range(3 * keys.MARKER_CAP)])
+    assert raw.llen(keys.marker("q")) == keys.MARKER_CAP
+    later = time.time() + 60
+    rb.push_many([new_job("d", eta=later) for _ in range(3 * keys.MARKER_CAP)])
+    assert raw.llen(keys.marker("d")) == 0  # delayed jobs wake nobody yet
+    assert rb.promote_due("d", later + 1) == 3 * keys.MARKER_CAP
+    assert raw.llen(keys.marker("d")) == keys.MARKER_CAP
+
+
+def test_blocking_claim_wakes_up_promptly_on_a_push(rb: RedisBackend) -> None:
+    job = new_job()
+    pushed_at: list[float] = []
+
+    def push() -> None:
+        pushed_at.append(time.monotonic())
+        rb.push(job)
+
+    pusher = threading.Timer(0.3, push)
+    pusher.start()
+    try:
+        claim = rb.claim("q", LEASE, 5)
+    finally:
+        pusher.join()
+    woke = time.monotonic()
+    assert claim is not None and claim.job_id == job.id
+    assert woke - pushed_at[0] < 0.2  # the marker, not a poll, woke the claimer
+
+
+def test_every_blocked_claimer_gets_one_of_the_jobs(rb: RedisBackend) -> None:
+    claims: list[Claim | None] = []
+    lock = threading.Lock()
+
+    def wait() -> None:
+        claim = rb.claim("q", LEASE, 5)
+        with lock:
+            claims.append(claim)
+
+    threads = [threading.Thread(target=wait) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.2)  # let them block
+    start = time.monotonic()
+    jobs = [new_job() for _ in range(3)]
+    rb.push_many(jobs)
+    for thread in threads:
+        thread.join(10)
+    assert time.monotonic() - start < 1
+    assert sorted(c.job_id for c in claims if c) == sorted(j.id for j in jobs)
+
+
+def test_stale_markers_do_not_cut_the_wait_short(rb: RedisBackend, raw: redis.Redis) -> None:
+    for _ in range(5):
+        rb.push(new_job())
+    while rb.claim("q", LEASE, 0) is not None:  # claims leave the markers behind
+        pass
+    assert raw.llen(keys.marker("q")) == 5
+    start = time.monotonic()
+    assert rb.claim("q", LEASE, 0.5) is None
+    assert time.monotonic() - start >= 0.45
+
+
+def test_long_claim_waits_block_in_slices_shorter_than_the_socket_timeout(
+    rb: RedisBackend,
+) -> None:
+    rb._block_slice = 0.1
+    job = new_job()
+    pusher = threading.Timer(0.35, rb.push, args=(job,))
+    pusher.start()
+    try:
+        claim = rb.claim("q", LEASE, 2)
+    finally:
+        pusher.join()
+    assert claim is not None and claim.job_id == job.id
+    start = time.monotonic()
+    assert rb.claim("q", LEASE, 0.35) is None
+    assert 0.3 <= time.monotonic() - start < 1
+
+
+# -- URL, ping and outages ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("redis://:s3cret@db.example:6379/0", "redis://:***@db.example:6379/0"),
+        ("rediss://app:p%40ss@db.example:6380/2", "rediss://app:***@db.example:6380/2"),
+        ("redis://app:p@ss@db.example/0", "redis://app:***@db.example/0"),
+        ("redis://db.example:6379/0", "redis://db.example:6379/0"),
+        ("redis://app@db.example:6379/0", "redis://app@db.example:6379/0"),
+        ("unix:///run/redis.sock?db=1&password=s3cret", "unix:///run/redis.sock?db=1&password=***"),
+    ],
+)
+def test_display_url_masks_the_password(url: str, shown: str) -> None:
+    assert mask_url(url) == shown
+    backend = RedisBackend(url)  # building it does not connect
+    try:
+        assert backend.display_url == shown
+    finally:
+        backend.close()
+
+
+def test_ping_on_a_closed_port_raises_backend_unavailable_quickly() -> None:
+    url = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    backend = RedisBackend(url)
+    start = time.monotonic()
+    try:
+        with pytest.raises(redis_module.BackendUnavailable) as raised:
+            backend.ping()
+    finally:
+        backend.close()
+    assert time.monotonic() - start < 1
+    message = str(raised.value)
+    assert message.startswith(f"cannot reach Redis at {mask_url(url)}: ")
+    assert "s3cret" not in message
+    assert message.endswith(".") and not message.endswith("..") and "\n" not in message
+    assert raised.value.exit_code == 3
+
+
+def test_ping_with_a_wrong_acl_password_raises_backend_unavailable(
+    redis_server: Any, raw: redis.Redis
+) -> None:
+    raw.acl_setuser("alice", enabled=True, passwords=["+right"], keys=["*"], channels=["*"],
+                    commands=["+@all"])  # fmt: skip
+    try:
+        bad = RedisBackend(f"redis://alice:wrong@127.0.0.1:{redis_server.port}/0")
+        with pytest.raises(redis_module.BackendUnavailable, match="alice:\\*\\*\\*@"):
+            bad.ping()
+        bad.close()
+        good = RedisBackend(f"redis://alice:right@127.0.0.1:{redis_server.port}/0")
+        good.ping()
+        assert good.push(new_job()).state == "waiting"
+        good.close()
+    finally:
+        raw.acl_deluser("alice")
+
+
+def test_a_second_backend_on_the_same_url_sees_the_same_data(
+    rb: RedisBackend, redis_url: str
+) -> None:
+    job = new_job(key="k")
+    rb.push(job)
+    rb.set_paused("q", True)
+    rb.put_worker("w1", {"host": "h"}, ttl=30)
+    other = RedisBackend(redis_url)
+    try:
+        assert other.get_job(job.id) == rb.get_job(job.id)
+        assert other.push(new_job(key="k")).deduplicated is True
+        assert other.paused_queues() == {"q"}
+        assert other.workers() == [{"host": "h", "id": "w1"}]
+        claim = must_claim(other)
+        assert rb.complete(claim.job_id, claim.token, None) is True
+        assert other.queue_counts(["q"])["q"]["completed"] == 1
+    finally:
+        other.close()
+
+
+# -- key layout and records ----------------------------------------------------------------
+def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> None:
+    now = time.time()
+    # One job in every state set, and one left waiting: Redis drops empty keys.
+    rb.push_many([new_job(key="k"), new_job(eta=now + 60), *(new_job() for _ in range(5))])
+    done, dead, held, _active = (must_claim(rb) for _ in range(4))
+    rb.complete(done.job_id, done.token, '"ok"')
+    rb.fail(dead.job_id, dead.token, {"type": "E", "message": "m", "traceback": None})
+    rb.retry(held.job_id, held.token, b"{}", now + 30, {"type": "E", "message": "m"})
+    rb.bury("q", b"junk", "not JSON")
+    rb.set_paused("q", True)
+    rb.put_worker("w", {}, ttl=30)
+    rb.put_if_empty("cron:x", b"1", 60)
+    expected = {
+        keys.SEQ, keys.ALL_JOBS, keys.QUEUES, keys.PAUSED, keys.WORKERS, keys.KV_EXPIRY,
+        keys.HUEY_RESULTS, *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
+    }  # fmt: skip
+    expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
+    expected.discard(keys.IDEMPOTENCY)  # the only key was freed by complete
+    found = {redis_module._text(k) for k in raw.keys("*")}
+    job_keys = {k for k in found if k.startswith(keys.JOB_PREFIX)}
+    assert len(job_keys) == 8
+    assert found - job_keys == expected
+
+
+def test_a_job_is_in_exactly_one_state_set_at_every_step(
+    rb: RedisBackend, raw: redis.Redis
+) -> None:
+    def where(job_id: str) -> list[str]:
+        sets = (keys.WAITING, keys.DELAYED, keys.ACTIVE, keys.FAILED, keys.COMPLETED)
+        return [s for s in sets if raw.zscore(keys.queue("q", s), job_id) is not None]
+
+    now = time.time()
+    job = new_job(eta=now + 10)
+    rb.push(job)
+    assert where(job.id) == [keys.DELAYED]
+    rb.promote_due("q", now + 11)
+    assert where(job.id) == [keys.WAITING]
+    claim = must_claim(rb)
+    assert where(job.id) == [keys.ACTIVE]
+    assert raw.zscore(keys.active("q"), job.id) == pytest.approx(claim.deadline)
+    rb.retry(job.id, claim.token, job.data, now + 20, {"type": "E"})
+    assert where(job.id) == [keys.DELAYED]
+    rb.promote_due("q", now + 21)
+    claim = must_claim(rb)
+    rb.reap_expired("q", claim.deadline + 1)
+    assert where(job.id) == [keys.WAITING]
+    claim = must_claim(rb)
+    rb.release(job.id, claim.token)
+    assert where(job.id) == [keys.WAITING]
+    claim = must_claim(rb)
+    rb.fail(job.id, claim.token, {"type": "E"})
+    assert where(job.id) == [keys.FAILED]
+    assert raw.hget(keys.job(job.id), "token") is None
+
+
+def test_times_survive_the_scripts_exactly(rb: RedisBackend) -> None:
+    eta = 4102444800.123456  # Lua's tostring would keep 14 digits: 4102444800.1235
+    job = new_job(eta=eta)
+    rb.push(job)
+    assert rb.get_job(job.id)["eta"] == eta  # type: ignore[index]
+    rb.promote_due("q", eta)
+    must_claim(rb)
+    record = rb.get_job(job.id)
+    assert record is not None and record["worker"]
+    assert isinstance(record["attempts"], int) and isinstance(record["priority"], int)
+
+
+def test_claim_skips_ids_whose_record_is_gone(rb: RedisBackend, raw: redis.Redis) -> None:
+    gone, kept = new_job(), new_job()
+    rb.push_many([gone, kept])
+    raw.delete(keys.job(gone.id))
+    assert must_claim(rb).job_id == kept.id
+    assert raw.zcard(keys.waiting("q")) == 0
+    assert rb.list_jobs() == [rb.get_job(kept.id)]
+
+
+# -- scripts and batching --------------------------------------------------------------------
+def test_scripts_are_reloaded_after_a_script_flush(rb: RedisBackend, raw: redis.Redis) -> None:
+    rb.push(new_job())
+    raw.script_flush()
+    results = rb.push_many([new_job() for _ in range(5)])
+    assert [r.state for r in results] == ["waiting"] * 5
+    raw.script_flush()
+    assert rb.push(new_job()).state == "waiting"
+    raw.script_flush()
+    assert rb.claim("q", LEASE, 0) is not None
+
+
+def test_promote_and_reap_move_more_than_one_batch(
+    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_module, "BATCH", 3)
+    now = time.time()
+    rb.push_many([new_job(eta=now + 10) for _ in range(10)])
+    assert rb.promote_due("q", now + 11) == 10
+    claims = [must_claim(rb) for _ in range(10)]
+    assert rb.reap_expired("q", max(c.deadline for c in claims) + 1) == 10
+    assert rb.queue_counts(["q"])["q"]["waiting"] == 10
+
+
+def test_listing_by_state_pages_through_the_index_when_sets_are_big(
+    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    done = [new_job() for _ in range(6)]
+    rb.push_many(done)
+    for _ in done:
+        claim = must_claim(rb)
+        rb.complete(claim.job_id, claim.token, None)
+    waiting = [new_job(), new_job("other")]
+    rb.push_many(waiting)
+    small = rb.list_jobs(state="completed", limit=4)
+    monkeypatch.setattr(redis_module, "SMALL_STATE_SET", 2)
+    assert rb.list_jobs(state="completed", limit=4) == small
+    assert [r["id"] for r in small] == [j.id for j in reversed(done)][:4]
+    assert [r["id"] for r in rb.list_jobs(state="waiting")] == [j.id for j in reversed(waiting)]
+    assert rb.list_jobs(queue="q", state="canceled") == []
+
+
+# -- Huey's side -------------------------------------------------------------------------------
+def test_huey_kv_operations_share_the_connection(rb: RedisBackend) -> None:
+    rb.put_data("k", b"v")
+    assert rb.peek_data("k") == b"v"
+    assert rb.incr("c") == 1 and rb.incr("c", 2) == 3
+    with pytest.raises(NotImplementedError, match="use push/claim"):
+        rb.enqueue(b"x")
+    with pytest.raises(NotImplementedError, match="use push/claim"):
+        rb.dequeue()
+
+
+def test_put_if_empty_with_a_ttl_expires(rb: RedisBackend) -> None:
+    assert rb.put_if_empty("cron:job:202601010000", b"1", 0.3) is True
+    assert rb.put_if_empty("cron:job:202601010000", b"1", 0.3) is False
+    time.sleep(0.4)
+    assert rb.put_if_empty("cron:job:202601010000", b"1", 0.3) is True
+    assert rb.put_if_empty("lock", b"1") is True
+    assert rb.put_if_empty("lock", b"1") is False
