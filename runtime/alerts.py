@@ -17,13 +17,24 @@ def evaluate(queues: list[dict[str, Any]]) -> list[dict[str, Any]]:
     alerts = []
     for row in queues:
         if row["waiting"] and not row["workers"] and not row["paused"]:
-            alerts.append(_alert("no_worker", "critical", row["name"],
-                                 f"queue {row['name']} has {row['waiting']} waiting jobs "
-                                 "and no live worker"))  # fmt: skip
+            alerts.append(
+                _alert(
+                    "no_worker",
+                    "critical",
+                    row["name"],
+                    f"queue {row['name']} has {row['waiting']} waiting jobs and no live worker",
+                )
+            )
         if row["waiting"] > WAITING_WARNING:
-            alerts.append(_alert("waiting_high", "warning", row["name"],
-                                 f"queue {row['name']} has {row['waiting']} waiting jobs "
-                                 f"(over {WAITING_WARNING})"))  # fmt: skip
+            alerts.append(
+                _alert(
+                    "waiting_high",
+                    "warning",
+                    row["name"],
+                    f"queue {row['name']} has {row['waiting']} waiting jobs "
+                    f"(over {WAITING_WARNING})",
+                )
+            )
     return alerts
 
 
@@ -33,5 +44,11 @@ def overall(alerts: list[dict[str, Any]]) -> str:
 
 
 def _alert(rule: str, severity: str, queue: str, message: str) -> dict[str, Any]:
-    return {"id": f"{rule}:{queue}", "rule": rule, "severity": severity, "queue": queue,
-            "state": "firing", "message": message}  # fmt: skip
+    return {
+        "id": f"{rule}:{queue}",
+        "rule": rule,
+        "severity": severity,
+        "queue": queue,
+        "state": "firing",
+        "message": message,
+    }

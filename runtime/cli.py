@@ -27,9 +27,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def config_option(func: F) -> F:
-    return click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-                        default=None, help="Config file (default: $RUNTIME_CONFIG, ./config.toml).",
-                        )(func)  # fmt: skip
+    return click.option(
+        "-c",
+        "--config",
+        "config_path",
+        type=click.Path(dir_okay=False),
+        default=None,
+        help="Config file (default: $RUNTIME_CONFIG, ./config.toml).",
+    )(func)
 
 
 def json_option(func: F) -> F:
@@ -97,8 +102,16 @@ def start(config_path: str | None, queues: str | None) -> None:
 @click.option("--key", help="Idempotency key: one pending job per key.")
 @json_option
 @friendly_errors
-def enqueue(job_name: str, config_path: str | None, payload: str, queue: str | None,
-            priority: int | None, delay: float | None, key: str | None, as_json: bool) -> None:  # fmt: skip
+def enqueue(
+    job_name: str,
+    config_path: str | None,
+    payload: str,
+    queue: str | None,
+    priority: int | None,
+    delay: float | None,
+    key: str | None,
+    as_json: bool,
+) -> None:
     """Queue a job and print its id."""
     from runtime.producer import Runtime
 
@@ -110,8 +123,15 @@ def enqueue(job_name: str, config_path: str | None, payload: str, queue: str | N
     result = runtime.submit(job_name, data, queue=queue, priority=priority, delay=delay, key=key)
     if as_json:
         record = runtime.job(result.id) or {}
-        emit({"id": result.id, "job": job_name, "queue": record.get("queue"),
-              "state": record.get("state", result.state), "deduplicated": result.deduplicated})
+        emit(
+            {
+                "id": result.id,
+                "job": job_name,
+                "queue": record.get("queue"),
+                "state": record.get("state", result.state),
+                "deduplicated": result.deduplicated,
+            }
+        )
     else:
         click.echo(result.id)
 
@@ -141,13 +161,17 @@ def status(config_path: str | None, as_json: bool) -> None:
 
 def print_status(snapshot: dict[str, Any]) -> None:
     click.echo(f"backend {snapshot['backend']}: {snapshot['status']}")
-    header = f"{'queue':<16}{'paused':>7}{'waiting':>9}{'delayed':>9}{'active':>8}" \
-             f"{'failed':>8}{'completed':>11}{'workers':>9}"  # fmt: skip
+    header = (
+        f"{'queue':<16}{'paused':>7}{'waiting':>9}{'delayed':>9}{'active':>8}"
+        f"{'failed':>8}{'completed':>11}{'workers':>9}"
+    )
     click.echo(header)
     for q in snapshot["queues"]:
-        click.echo(f"{q['name']:<16}{'yes' if q['paused'] else 'no':>7}{q['waiting']:>9}"
-                   f"{q['delayed']:>9}{q['active']:>8}{q['failed']:>8}{q['completed']:>11}"
-                   f"{q['workers']:>9}")  # fmt: skip
+        click.echo(
+            f"{q['name']:<16}{'yes' if q['paused'] else 'no':>7}{q['waiting']:>9}"
+            f"{q['delayed']:>9}{q['active']:>8}{q['failed']:>8}{q['completed']:>11}"
+            f"{q['workers']:>9}"
+        )
     for alert in snapshot["alerts"]:
         click.echo(f"{alert['severity'].upper()}: {alert['message']}")
 
@@ -164,8 +188,9 @@ def job() -> None:
 @click.option("--limit", type=int, default=50, show_default=True)
 @json_option
 @friendly_errors
-def job_list(config_path: str | None, queue: str | None, state: str | None, limit: int,
-             as_json: bool) -> None:  # fmt: skip
+def job_list(
+    config_path: str | None, queue: str | None, state: str | None, limit: int, as_json: bool
+) -> None:
     """Jobs, newest first."""
     rows = control.list_jobs(connect(load_config(config_path)), queue, state, limit)
     if as_json:
@@ -262,8 +287,9 @@ def _plugin_names(config_path: str | None) -> set[str]:
 
 @cli.command()
 @config_option
-@click.option("--seconds", type=float, default=20.0, show_default=True,
-              help="How long to send demo traffic.")  # fmt: skip
+@click.option(
+    "--seconds", type=float, default=20.0, show_default=True, help="How long to send demo traffic."
+)
 @click.option("--rate", type=float, default=10.0, show_default=True, help="Jobs per second.")
 @friendly_errors
 def demo(config_path: str | None, seconds: float, rate: float) -> None:

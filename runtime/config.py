@@ -47,9 +47,7 @@ class PluginsSection(_Strict):
 
 class Config(_Strict):
     runtime: RuntimeSection = Field(default_factory=RuntimeSection)
-    queues: dict[str, QueueSection] = Field(
-        default_factory=lambda: {"default": QueueSection()}
-    )
+    queues: dict[str, QueueSection] = Field(default_factory=lambda: {"default": QueueSection()})
     plugins: PluginsSection = Field(default_factory=PluginsSection)
     # Where the config came from; relative SQLite paths and plugin files resolve against it.
     source: Path | None = Field(default=None, exclude=True)

@@ -24,16 +24,22 @@ def status(backend: Backend, config: Config) -> dict[str, Any]:
         row["workers"] = sum(w.get("workers", 0) for w in workers if w.get("queue") == name)
         rows.append(row)
     firing = alerts.evaluate(rows)
-    return {"backend": backend.display_url, "status": alerts.overall(firing),
-            "queues": rows, "workers": workers, "alerts": firing}  # fmt: skip
+    return {
+        "backend": backend.display_url,
+        "status": alerts.overall(firing),
+        "queues": rows,
+        "workers": workers,
+        "alerts": firing,
+    }
 
 
 def status_exit_code(snapshot: dict[str, Any]) -> int:
     return alerts.SEVERITY_EXIT[snapshot["status"]]
 
 
-def list_jobs(backend: Backend, queue: str | None = None, state: str | None = None,
-              limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+def list_jobs(
+    backend: Backend, queue: str | None = None, state: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
     if state is not None and state not in STATES:
         raise BadInput(f"unknown state '{state}'; use one of {', '.join(STATES)}.")
     if limit < 1:

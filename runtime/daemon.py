@@ -52,8 +52,11 @@ class Supervisor:
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
-        log.info("daemon %s starting queues %s", self.daemon_id,
-                 ", ".join(c.queue for c in self.children))  # fmt: skip
+        log.info(
+            "daemon %s starting queues %s",
+            self.daemon_id,
+            ", ".join(c.queue for c in self.children),
+        )
         for child in self.children:
             self._spawn(child)
         while not self.stopping:
@@ -79,8 +82,12 @@ class Supervisor:
         env = dict(os.environ, RUNTIME_BACKEND=self.config.runtime.backend)
         child.proc = subprocess.Popen(cmd, env=env, cwd=Path.cwd())
         child.started = time.monotonic()
-        log.info("started worker process %d for queue %s", child.proc.pid, child.queue,
-                 extra={"queue": child.queue, "pid": child.proc.pid})  # fmt: skip
+        log.info(
+            "started worker process %d for queue %s",
+            child.proc.pid,
+            child.queue,
+            extra={"queue": child.queue, "pid": child.proc.pid},
+        )
 
     def _watch(self) -> None:
         now = time.monotonic()
@@ -100,12 +107,23 @@ class Supervisor:
         child.restart_at = now + delay
         extra = {"queue": child.queue, "exit_code": code, "crashes": child.crashes}
         if child.crashes >= CRASH_LOOP:
-            log.error("worker for queue %s keeps crashing (exit %d, %d times in a row); "
-                      "next restart in %.0fs", child.queue, code, child.crashes, delay,
-                      extra=extra)  # fmt: skip
+            log.error(
+                "worker for queue %s keeps crashing (exit %d, %d times in a row); "
+                "next restart in %.0fs",
+                child.queue,
+                code,
+                child.crashes,
+                delay,
+                extra=extra,
+            )
         else:
-            log.warning("worker for queue %s exited with %d; restarting in %.0fs",
-                        child.queue, code, delay, extra=extra)  # fmt: skip
+            log.warning(
+                "worker for queue %s exited with %d; restarting in %.0fs",
+                child.queue,
+                code,
+                delay,
+                extra=extra,
+            )
 
     def _drain(self) -> int:
         deadline = time.monotonic() + self.config.runtime.drain_timeout + 10

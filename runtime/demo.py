@@ -34,8 +34,7 @@ SETTLE_SECONDS = 30.0
 def run_demo(config: Config, config_path: str | None, seconds: float, rate: float) -> int:
     runtime = Runtime(config=config)
     if "diagnostics.echo" not in runtime.registry:
-        raise BadInput("the demo needs the diagnostics plugin: "
-                       "pip install -e plugins/diagnostics.")  # fmt: skip
+        raise BadInput("the demo needs the diagnostics plugin: pip install -e plugins/diagnostics.")
     daemon = _start_daemon(config_path)
     try:
         sent = _send_traffic(runtime, config, seconds, rate)
@@ -60,7 +59,7 @@ def _send_traffic(runtime: Runtime, config: Config, seconds: float, rate: float)
     next_report = time.monotonic()
     sent = 0
     while time.monotonic() < deadline:
-        (name, payload), = random.choices(names, weights=weights)
+        ((name, payload),) = random.choices(names, weights=weights)
         runtime.enqueue(name, payload)
         sent += 1
         if time.monotonic() >= next_report:
@@ -84,9 +83,12 @@ def _settle(runtime: Runtime, config: Config) -> None:
 def _report(runtime: Runtime, config: Config, sent: int | None) -> None:
     for row in control.status(runtime.backend, config)["queues"]:
         prefix = f"sent {sent:>4} | " if sent is not None else "settling  | "
-        click.secho(f"{prefix}queue {row['name']}: waiting {row['waiting']}, delayed "
-                    f"{row['delayed']}, active {row['active']}, completed {row['completed']}, "
-                    f"failed {row['failed']}", fg="cyan")  # fmt: skip
+        click.secho(
+            f"{prefix}queue {row['name']}: waiting {row['waiting']}, delayed "
+            f"{row['delayed']}, active {row['active']}, completed {row['completed']}, "
+            f"failed {row['failed']}",
+            fg="cyan",
+        )
 
 
 def _summary(runtime: Runtime, config: Config, sent: int) -> None:

@@ -40,7 +40,7 @@ JITTER = 0.25  # retry delays vary by +-25% so failed jobs don't retry in lock-s
 PAUSE_CHECK_SECONDS = 0.5
 
 
-class JobTask(Task):  # type: ignore[misc]
+class JobTask(Task):
     """A Huey task whose `execute` runs a registered job with a JobContext."""
 
     spec: JobSpec
@@ -54,17 +54,24 @@ class JobTask(Task):  # type: ignore[misc]
         return self.engine.run_job(self)
 
 
-class JobNameRegistry(Registry):  # type: ignore[misc]
+class JobNameRegistry(Registry):
     """Huey's registry keyed by the job name alone (Huey would prefix the module)."""
 
     def task_to_string(self, task_class: type) -> str:
         return task_class.__name__
 
 
-class RuntimeHuey(Huey):  # type: ignore[misc]
-    def __init__(self, queue: str, backend: Backend, specs: list[JobSpec], *,
-                 lease_seconds: float, claim_timeout: float = 1.0,
-                 notify: Callable[..., None] | None = None) -> None:  # fmt: skip
+class RuntimeHuey(Huey):
+    def __init__(
+        self,
+        queue: str,
+        backend: Backend,
+        specs: list[JobSpec],
+        *,
+        lease_seconds: float,
+        claim_timeout: float = 1.0,
+        notify: Callable[..., None] | None = None,
+    ) -> None:
         # Set before Huey.__init__, which calls create_storage().
         self.backend = backend
         super().__init__(name=queue, results=False, utc=True, serializer=JSONSerializer())
@@ -99,8 +106,12 @@ class RuntimeHuey(Huey):  # type: ignore[misc]
             task: JobTask = self.deserialize_task(claim.data)
         except (PoisonMessage, HueyException) as exc:
             reason = _poison_reason(exc)
-            log.error("dead-lettered message %s: %s", claim.job_id, reason,
-                      extra={"job_id": claim.job_id, "queue": self.queue})  # fmt: skip
+            log.error(
+                "dead-lettered message %s: %s",
+                claim.job_id,
+                reason,
+                extra={"job_id": claim.job_id, "queue": self.queue},
+            )
             error = {"type": "PoisonMessage", "message": reason, "traceback": None}
             self.backend.fail(claim.job_id, claim.token, error)
             return None
@@ -132,8 +143,12 @@ class RuntimeHuey(Huey):  # type: ignore[misc]
         except InvalidPayload as exc:
             task.last_error = _error_of(exc)
             raise CancelExecution(str(exc), retry=False) from exc
-        context = JobContext(task.id, task.spec.name, task.attempt,
-                             lambda pct, stage: self._progress(task, pct, stage))  # fmt: skip
+        context = JobContext(
+            task.id,
+            task.spec.name,
+            task.attempt,
+            lambda pct, stage: self._progress(task, pct, stage),
+        )
         task.context = context
         if task.spec.context_param:
             kwargs[task.spec.context_param] = context
@@ -142,9 +157,18 @@ class RuntimeHuey(Huey):  # type: ignore[misc]
             return task.spec.func(**kwargs)
         finally:
             self.processed += 1
-            log.info("job %s %s ran %.3fs", task.spec.name, task.id, time.monotonic() - started,
-                     extra={"job_id": task.id, "job": task.spec.name, "queue": self.queue,
-                            "attempt": task.attempt})  # fmt: skip
+            log.info(
+                "job %s %s ran %.3fs",
+                task.spec.name,
+                task.id,
+                time.monotonic() - started,
+                extra={
+                    "job_id": task.id,
+                    "job": task.spec.name,
+                    "queue": self.queue,
+                    "attempt": task.attempt,
+                },
+            )
 
     def _progress(self, task: JobTask, percent: float, stage: str | None) -> None:
         if not self.backend.progress(task.id, task.lease_token, percent, stage):
@@ -169,28 +193,49 @@ class RuntimeHuey(Huey):  # type: ignore[misc]
         if task.retry_backoff:
             task.retry_delay = float(task.retry_delay or 0) * task.retry_backoff
         eta = _unix(retry_eta) if retry_eta is not None else time.time() + delay
-        error = task.last_error or {"type": "Retry", "message": "retry requested",
-                                    "traceback": None}  # fmt: skip
+        error = task.last_error or {
+            "type": "Retry",
+            "message": "retry requested",
+            "traceback": None,
+        }
         task.last_error = None
-        recorded = self.backend.retry(task.id, task.lease_token, self.serialize_task(task),
-                                      eta, error)  # fmt: skip
+        recorded = self.backend.retry(
+            task.id, task.lease_token, self.serialize_task(task), eta, error
+        )
         if recorded and eta <= time.time():
             self.backend.promote_due(self.queue, time.time())
         self._finished(task, "retrying", recorded, error)
 
-    def _finished(self, task: JobTask, state: str, recorded: bool,
-                  error: dict[str, Any] | None) -> None:  # fmt: skip
-        extra = {"job_id": task.id, "job": task.spec.name, "queue": self.queue,
-                 "attempt": task.attempt, "state": state}  # fmt: skip
+    def _finished(
+        self, task: JobTask, state: str, recorded: bool, error: dict[str, Any] | None
+    ) -> None:
+        extra = {
+            "job_id": task.id,
+            "job": task.spec.name,
+            "queue": self.queue,
+            "attempt": task.attempt,
+            "state": state,
+        }
         if not recorded:
-            log.warning("job %s lost its lease before finishing; its %s outcome was ignored",
-                        task.id, state, extra=extra)  # fmt: skip
+            log.warning(
+                "job %s lost its lease before finishing; its %s outcome was ignored",
+                task.id,
+                state,
+                extra=extra,
+            )
             return
         level = logging.INFO if state == "completed" else logging.WARNING
         log.log(level, "job %s %s %s", task.spec.name, task.id, state, extra=extra)
         if self.notify is not None:
-            self.notify("job_finished", job=task.spec.name, job_id=task.id, queue=self.queue,
-                                   state=state, attempt=task.attempt, error=error)  # fmt: skip
+            self.notify(
+                "job_finished",
+                job=task.spec.name,
+                job_id=task.id,
+                queue=self.queue,
+                state=state,
+                attempt=task.attempt,
+                error=error,
+            )
 
     def _release_interrupted(self, signal: str, task: JobTask, *args: Any) -> None:
         """Shutdown left this job running: hand it back so another worker takes it now."""
@@ -221,16 +266,26 @@ class RuntimeHuey(Huey):  # type: ignore[misc]
         for spec in self.cron_specs:
             matches = spec.cron_matches()
             tick = now.strftime("%Y%m%d%H%M")
-            if matches and matches(now) and self.storage.put_if_empty(
-                    f"cron:{spec.name}:{tick}", b"1", 120):  # fmt: skip
+            if (
+                matches
+                and matches(now)
+                and self.storage.put_if_empty(f"cron:{spec.name}:{tick}", b"1", 120)
+            ):
                 due.append(self._registry.string_to_task(spec.name)())
         return due
 
     def enqueue(self, task: Task) -> None:
         """Huey's scheduler enqueues cron tasks here; route them through the backend."""
-        self.backend.push(NewJob(id=task.id, job=task.name, queue=self.queue,
-                                 data=self.serialize_task(task), payload={},
-                                 priority=task.priority or 0))  # fmt: skip
+        self.backend.push(
+            NewJob(
+                id=task.id,
+                job=task.name,
+                queue=self.queue,
+                data=self.serialize_task(task),
+                payload={},
+                priority=task.priority or 0,
+            )
+        )
 
 
 def _task_class(spec: JobSpec, engine: RuntimeHuey) -> type[JobTask]:

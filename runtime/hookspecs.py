@@ -39,8 +39,9 @@ def runtime_shutdown(config: Config, queue: str) -> None:
 
 
 @hookspec
-def job_finished(job: str, job_id: str, queue: str, state: str, attempt: int,
-                 error: dict[str, Any] | None) -> None:  # fmt: skip
+def job_finished(
+    job: str, job_id: str, queue: str, state: str, attempt: int, error: dict[str, Any] | None
+) -> None:
     """A job attempt ended: `state` is `completed`, `retrying` or `failed`; `error` is
     `{type, message, traceback}` unless it completed. Called in the worker, after the
     outcome is recorded; a failing implementation is logged and ignored."""

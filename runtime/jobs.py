@@ -118,17 +118,29 @@ def job(
     `registry.add` from their `register_jobs` hook."""
 
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
-        setattr(func, JOB_ATTR, build_spec(
-            func, name=name, queue=queue, retries=retries, retry_delay=retry_delay,
-            retry_backoff=retry_backoff, timeout=timeout, priority=priority, cron=cron,
-        ))  # fmt: skip
+        setattr(
+            func,
+            JOB_ATTR,
+            build_spec(
+                func,
+                name=name,
+                queue=queue,
+                retries=retries,
+                retry_delay=retry_delay,
+                retry_backoff=retry_backoff,
+                timeout=timeout,
+                priority=priority,
+                cron=cron,
+            ),
+        )
         return func
 
     return decorate
 
 
-def build_spec(func: Callable[..., Any], *, name: str | None, cron: str | None,
-               **options: Any) -> JobSpec:  # fmt: skip
+def build_spec(
+    func: Callable[..., Any], *, name: str | None, cron: str | None, **options: Any
+) -> JobSpec:
     """Inspect the signature once: payload model, context parameter, checked options."""
     if inspect.iscoroutinefunction(func):
         raise BadInput(f"job {func.__qualname__} is async; jobs must be plain functions.")
@@ -136,8 +148,14 @@ def build_spec(func: Callable[..., Any], *, name: str | None, cron: str | None,
     if cron is not None:
         _check_cron(job_name, cron)
     model, context_param = _payload_model(func, job_name)
-    return JobSpec(name=job_name, func=func, cron=cron, payload_model=model,
-                   context_param=context_param, **options)  # fmt: skip
+    return JobSpec(
+        name=job_name,
+        func=func,
+        cron=cron,
+        payload_model=model,
+        context_param=context_param,
+        **options,
+    )
 
 
 def _check_cron(job_name: str, cron: str) -> None:
@@ -163,7 +181,7 @@ def _payload_model(func: Callable[..., Any], job_name: str) -> tuple[type[BaseMo
             raise BadInput(f"job {job_name}: parameter '{param.name}' cannot come from a payload.")
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"Payload[{job_name}]", __config__=ConfigDict(extra="forbid"), **fields
     )
     return model, context_param

@@ -39,8 +39,14 @@ class PluginInfo:
     error: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "source": self.source, "version": self.version,
-                "hooks": self.hooks, "jobs": self.jobs, "error": self.error}  # fmt: skip
+        return {
+            "name": self.name,
+            "source": self.source,
+            "version": self.version,
+            "hooks": self.hooks,
+            "jobs": self.jobs,
+            "error": self.error,
+        }
 
 
 class Plugins:
@@ -75,8 +81,9 @@ class Plugins:
         """Refuse to go on when a plugin failed, naming each one and its cause."""
         failed = self.errors()
         if failed:
-            raise PluginLoadError(" ".join(f"plugin '{i.name}' failed to load: {i.error}"
-                                           for i in failed))  # fmt: skip
+            raise PluginLoadError(
+                " ".join(f"plugin '{i.name}' failed to load: {i.error}" for i in failed)
+            )
 
     def load(self) -> Plugins:
         if self.config.plugins.autoload:
@@ -91,8 +98,11 @@ class Plugins:
         if self.pm.is_blocked(entry_point.name) or self.pm.has_plugin(entry_point.name):
             return
         dist = entry_point.dist
-        info = PluginInfo(entry_point.name, f"entry point {dist.name if dist else '?'}",
-                          dist.version if dist else None)  # fmt: skip
+        info = PluginInfo(
+            entry_point.name,
+            f"entry point {dist.name if dist else '?'}",
+            dist.version if dist else None,
+        )
         self._register(info, entry_point.load)
 
     def _load_module_ref(self, ref: str) -> None:

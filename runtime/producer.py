@@ -53,23 +53,42 @@ class Runtime:
     def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Runtime:
         return cls(config=load_config(Path(path) if path else None), **kwargs)
 
-    def enqueue(self, name: str, payload: dict[str, Any] | None = None, *,
-                queue: str | None = None, priority: int | None = None,
-                delay: float | None = None, key: str | None = None) -> str:  # fmt: skip
+    def enqueue(
+        self,
+        name: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        key: str | None = None,
+    ) -> str:
         """Queue one job; returns its id (the existing id when `key` deduplicates)."""
-        return self.submit(name, payload, queue=queue, priority=priority,
-                           delay=delay, key=key).id  # fmt: skip
+        return self.submit(name, payload, queue=queue, priority=priority, delay=delay, key=key).id
 
-    def submit(self, name: str, payload: dict[str, Any] | None = None, *,
-               queue: str | None = None, priority: int | None = None,
-               delay: float | None = None, key: str | None = None) -> EnqueueResult:  # fmt: skip
+    def submit(
+        self,
+        name: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+        key: str | None = None,
+    ) -> EnqueueResult:
         """`enqueue` returning the whole result: id, state and whether it was deduplicated."""
         new_job = self._new_job(name, payload or {}, queue, priority, delay, key)
         return self.backend.push(new_job)
 
-    def enqueue_many(self, name: str, payloads: list[dict[str, Any]], *,
-                     queue: str | None = None, priority: int | None = None,
-                     delay: float | None = None) -> list[str]:  # fmt: skip
+    def enqueue_many(
+        self,
+        name: str,
+        payloads: list[dict[str, Any]],
+        *,
+        queue: str | None = None,
+        priority: int | None = None,
+        delay: float | None = None,
+    ) -> list[str]:
         """Queue many jobs of one kind in one round trip; every payload is validated first,
         so one invalid payload enqueues nothing."""
         jobs = [self._new_job(name, p, queue, priority, delay, None) for p in payloads]
@@ -82,8 +101,15 @@ class Runtime:
     def close(self) -> None:
         self.backend.close()
 
-    def _new_job(self, name: str, payload: dict[str, Any], queue: str | None,
-                 priority: int | None, delay: float | None, key: str | None) -> NewJob:  # fmt: skip
+    def _new_job(
+        self,
+        name: str,
+        payload: dict[str, Any],
+        queue: str | None,
+        priority: int | None,
+        delay: float | None,
+        key: str | None,
+    ) -> NewJob:
         spec = self._spec(name)
         if spec is not None:
             payload_out = _json_payload(spec, payload)
@@ -98,8 +124,16 @@ class Runtime:
         options = _message_options(spec)
         data = encode_message(job_id, name, payload_out, priority=prio, **options)
         eta = time.time() + delay if delay else None
-        return NewJob(id=job_id, job=name, queue=queue or (spec.queue if spec else "default"),
-                      data=data, payload=payload_out, priority=prio, eta=eta, key=key)  # fmt: skip
+        return NewJob(
+            id=job_id,
+            job=name,
+            queue=queue or (spec.queue if spec else "default"),
+            data=data,
+            payload=payload_out,
+            priority=prio,
+            eta=eta,
+            key=key,
+        )
 
     def _spec(self, name: str) -> JobSpec | None:
         if self.allow_unknown and name not in self.registry:
@@ -116,5 +150,9 @@ def _json_payload(spec: JobSpec, payload: dict[str, Any]) -> dict[str, Any]:
 def _message_options(spec: JobSpec | None) -> dict[str, Any]:
     if spec is None:
         return {}
-    return {"retries": spec.retries, "retry_delay": spec.retry_delay,
-            "retry_backoff": spec.retry_backoff, "timeout": spec.timeout}  # fmt: skip
+    return {
+        "retries": spec.retries,
+        "retry_delay": spec.retry_delay,
+        "retry_backoff": spec.retry_backoff,
+        "timeout": spec.timeout,
+    }

@@ -20,7 +20,7 @@ class PoisonMessage(ValueError):
     """The bytes are not a message this runtime can run; the reason is the text."""
 
 
-class JSONSerializer(Serializer):  # type: ignore[misc]
+class JSONSerializer(Serializer):
     """Huey `Message` <-> compact JSON object."""
 
     def _serialize(self, message: Message) -> bytes:
@@ -71,8 +71,9 @@ def _decode(data: bytes) -> dict[str, Any]:
 
 def encode_message(job_id: str, job: str, payload: dict[str, Any], **options: Any) -> bytes:
     """Serialize a message without a Huey task class (producers that lack the plugin)."""
-    return bytes(JSONSerializer().serialize(Message(id=job_id, name=job, args=(),
-                                                    kwargs=payload, **options)))  # fmt: skip
+    return bytes(
+        JSONSerializer().serialize(Message(id=job_id, name=job, args=(), kwargs=payload, **options))
+    )
 
 
 def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:

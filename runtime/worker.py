@@ -35,16 +35,21 @@ from runtime.plugins import Plugins, load_plugins
 log = logging.getLogger("runtime.worker")
 
 
-class QueueConsumer(Consumer):  # type: ignore[misc]
+class QueueConsumer(Consumer):
     """Huey's Consumer with our signal semantics: SIGTERM drains, SIGINT is ignored."""
 
     def __init__(self, huey: RuntimeHuey, config: Config) -> None:
         section = config.queue(huey.queue)
         super().__init__(
-            huey, workers=section.workers, worker_type=section.worker_type,
-            periodic=bool(huey.cron_specs), initial_delay=0.05, max_delay=1.0,
-            shutdown_timeout=config.runtime.drain_timeout, graceful_signal="TERM",
-        )  # fmt: skip
+            huey,
+            workers=section.workers,
+            worker_type=section.worker_type,
+            periodic=bool(huey.cron_specs),
+            initial_delay=0.05,
+            max_delay=1.0,
+            shutdown_timeout=config.runtime.drain_timeout,
+            graceful_signal="TERM",
+        )
         self._signal_actions = {signal.SIGTERM: (False, True)}
         if section.worker_type == "thread":
             # Huey enforces timeouts with SIGALRM in process workers only.
@@ -69,7 +74,8 @@ def thread_timeout(seconds: float) -> Iterator[None]:
     def fire() -> None:
         if not done.is_set():
             ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread_id), ctypes.py_object(TaskTimeout))
+                ctypes.c_ulong(thread_id), ctypes.py_object(TaskTimeout)
+            )
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
@@ -129,8 +135,13 @@ class Housekeeper(threading.Thread):
 def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, QueueConsumer]:
     backend = open_backend(config.runtime.backend, config.base_dir)
     backend.ping()
-    huey = RuntimeHuey(queue, backend, list(plugins.registry),
-                       lease_seconds=config.runtime.lease_seconds, notify=plugins.notify)  # fmt: skip
+    huey = RuntimeHuey(
+        queue,
+        backend,
+        list(plugins.registry),
+        lease_seconds=config.runtime.lease_seconds,
+        notify=plugins.notify,
+    )
     return huey, QueueConsumer(huey, config)
 
 
@@ -141,8 +152,14 @@ def run_queue(config: Config, queue: str) -> int:
     plugins.notify("runtime_startup", config=config, queue=queue)
     keeper = Housekeeper(huey, consumer, config)
     keeper.start()
-    log.info("queue %s: %d %s workers on %s", queue, consumer.workers, consumer.worker_type,
-             huey.backend.display_url, extra={"queue": queue})  # fmt: skip
+    log.info(
+        "queue %s: %d %s workers on %s",
+        queue,
+        consumer.workers,
+        consumer.worker_type,
+        huey.backend.display_url,
+        extra={"queue": queue},
+    )
     consumer.run()
     keeper.join(timeout=2)
     plugins.notify("runtime_shutdown", config=config, queue=queue)

@@ -15,8 +15,14 @@ from typing import Any
 TEST_PLUGIN = Path(__file__).parent / "plugins" / "testjobs.py"
 
 
-def write_config(tmp_path: Path, backend_url: str, extra: str = "", workers: int = 4,
-                 lease: float = 15.0, drain: float = 30.0) -> Path:  # fmt: skip
+def write_config(
+    tmp_path: Path,
+    backend_url: str,
+    extra: str = "",
+    workers: int = 4,
+    lease: float = 15.0,
+    drain: float = 30.0,
+) -> Path:
     path = tmp_path / "config.toml"
     path.write_text(
         f'[runtime]\nbackend = "{backend_url}"\nlease_seconds = {lease}\n'
@@ -36,8 +42,13 @@ def clean_env() -> dict[str, str]:
 
 
 def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "runtime", *args], capture_output=True,
-                          text=True, timeout=timeout, env=clean_env())  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "runtime", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=clean_env(),
+    )
 
 
 def cli_json(*args: str) -> Any:
@@ -69,7 +80,11 @@ class Daemon:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "runtime", "start", "-c", str(self.config), *self.args],
-                stdout=log, stderr=log, env=clean_env(), start_new_session=True)  # fmt: skip
+                stdout=log,
+                stderr=log,
+                env=clean_env(),
+                start_new_session=True,
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -28,24 +28,41 @@ def test_enqueue_prints_the_id(config: Path) -> None:
     record = cli_json("job", "show", job_id, "-c", str(config))
     assert record["id"] == job_id
     assert {"id", "job", "queue", "state", "attempts", "progress", "result", "error"} <= set(record)
-    assert (record["job"], record["state"], record["attempts"]) == ("diagnostics.echo", "waiting", 0)
+    assert (record["job"], record["state"], record["attempts"]) == (
+        "diagnostics.echo",
+        "waiting",
+        0,
+    )
 
 
 def test_enqueue_json_and_idempotency_key(config: Path) -> None:
-    args = ("enqueue", "diagnostics.echo", "--payload", '{"message": "x"}', "--key", "k1",
-            "-c", str(config))  # fmt: skip
+    args = (
+        "enqueue",
+        "diagnostics.echo",
+        "--payload",
+        '{"message": "x"}',
+        "--key",
+        "k1",
+        "-c",
+        str(config),
+    )
     first = cli_json(*args)
     assert set(first) == {"id", "job", "queue", "state", "deduplicated"}
     assert (first["job"], first["queue"], first["state"], first["deduplicated"]) == (
-        "diagnostics.echo", "default", "waiting", False)  # fmt: skip
+        "diagnostics.echo",
+        "default",
+        "waiting",
+        False,
+    )
     second = cli_json(*args)
     assert (second["id"], second["deduplicated"]) == (first["id"], True)
     assert waiting(config) == 1
 
 
 def test_enqueue_delay_and_priority(config: Path) -> None:
-    delayed = cli_json("enqueue", "diagnostics.echo", "--delay", "60", "--priority", "3",
-                       "-c", str(config))  # fmt: skip
+    delayed = cli_json(
+        "enqueue", "diagnostics.echo", "--delay", "60", "--priority", "3", "-c", str(config)
+    )
     assert delayed["state"] == "delayed"
     rows = cli_json("status", "-c", str(config))["queues"]
     assert [(r["name"], r["delayed"]) for r in rows] == [("default", 1)]
@@ -54,21 +71,34 @@ def test_enqueue_delay_and_priority(config: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("diagnostics.ech",), "runtime: unknown job 'diagnostics.ech'. Did you mean: diagnostics.echo, diagnostics.sleep?"),
-        (("diagnostics.sleep", "--payload", "{}"),
-         "runtime: invalid payload for diagnostics.sleep: missing field 'seconds'."),
-        (("diagnostics.sleep", "--payload", '{"seconds": "soon"}'),
-         "runtime: invalid payload for diagnostics.sleep: field 'seconds': "
-         "Input should be a valid number, unable to parse string as a number."),
-        (("diagnostics.echo", "--payload", "{not json"),
-         "runtime: --payload is not valid JSON (Expecting property name enclosed in double "
-         "quotes: line 1 column 2 (char 1))."),
-        (("diagnostics.echo", "--payload", "[1]"),
-         "runtime: payload for diagnostics.echo must be a JSON object, got list."),
+        (
+            ("diagnostics.ech",),
+            "runtime: unknown job 'diagnostics.ech'. "
+            "Did you mean: diagnostics.echo, diagnostics.sleep?",
+        ),
+        (
+            ("diagnostics.sleep", "--payload", "{}"),
+            "runtime: invalid payload for diagnostics.sleep: missing field 'seconds'.",
+        ),
+        (
+            ("diagnostics.sleep", "--payload", '{"seconds": "soon"}'),
+            "runtime: invalid payload for diagnostics.sleep: field 'seconds': "
+            "Input should be a valid number, unable to parse string as a number.",
+        ),
+        (
+            ("diagnostics.echo", "--payload", "{not json"),
+            "runtime: --payload is not valid JSON (Expecting property name enclosed in double "
+            "quotes: line 1 column 2 (char 1)).",
+        ),
+        (
+            ("diagnostics.echo", "--payload", "[1]"),
+            "runtime: payload for diagnostics.echo must be a JSON object, got list.",
+        ),
     ],
-)  # fmt: skip
-def test_bad_input_exits_2_and_enqueues_nothing(config: Path, args: tuple[str, ...],
-                                                message: str) -> None:  # fmt: skip
+)
+def test_bad_input_exits_2_and_enqueues_nothing(
+    config: Path, args: tuple[str, ...], message: str
+) -> None:
     done = run_cli("enqueue", *args, "-c", str(config))
     assert done.returncode == 2
     assert done.stderr.strip() == message
@@ -84,8 +114,7 @@ def test_malformed_config_exits_2(tmp_path: Path) -> None:
     assert done.stderr.startswith(f"runtime: {path}: key 'queues.default.workers' is invalid")
 
 
-@pytest.mark.parametrize("command", [("status",), ("enqueue", "diagnostics.echo"),
-                                     ("job", "list")])  # fmt: skip
+@pytest.mark.parametrize("command", [("status",), ("enqueue", "diagnostics.echo"), ("job", "list")])
 def test_unreachable_redis_exits_3(tmp_path: Path, command: tuple[str, ...]) -> None:
     url = f"redis://127.0.0.1:{free_port()}/0"
     config = write_config(tmp_path, url)
@@ -110,8 +139,16 @@ def test_status_json_rows_and_exit_codes(config: Path) -> None:
     assert done.returncode == 2  # work waiting and no live worker: critical
     snapshot = json.loads(done.stdout)
     (row,) = snapshot["queues"]
-    assert row == {"name": "default", "paused": False, "waiting": 1, "delayed": 0,
-                   "active": 0, "failed": 0, "completed": 0, "workers": 0}  # fmt: skip
+    assert row == {
+        "name": "default",
+        "paused": False,
+        "waiting": 1,
+        "delayed": 0,
+        "active": 0,
+        "failed": 0,
+        "completed": 0,
+        "workers": 0,
+    }
     assert [a["rule"] for a in snapshot["alerts"]] == ["no_worker"]
 
 
@@ -131,11 +168,12 @@ def test_plugin_list_shows_broken_plugins(tmp_path: Path, sqlite_url: str) -> No
     broken = tmp_path / "broken_plugin.py"
     broken.write_text("raise ImportError('needs libfoo')\n")
     config = write_config(tmp_path, sqlite_url)
-    config.write_text(config.read_text().replace('modules = [', f'modules = ["{broken}", '))
+    config.write_text(config.read_text().replace("modules = [", f'modules = ["{broken}", '))
     infos = {i["name"]: i for i in cli_json("plugin", "list", "-c", str(config))}
     assert infos["broken_plugin"]["error"] == "ImportError: needs libfoo"
     assert "diagnostics.echo" in infos["diagnostics"]["jobs"]
     done = run_cli("start", "-c", str(config))
     assert done.returncode == 2
     assert done.stderr.strip() == (
-        "runtime: plugin 'broken_plugin' failed to load: ImportError: needs libfoo")
+        "runtime: plugin 'broken_plugin' failed to load: ImportError: needs libfoo"
+    )

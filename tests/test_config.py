@@ -29,7 +29,9 @@ def test_unknown_key_names_file_and_key(tmp_path: Path) -> None:
 
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     path = write(tmp_path, "[queues.default]\nworkers = 'four'\n")
-    with pytest.raises(ConfigError, match=r"key 'queues.default.workers' expected an integer, got str"):
+    with pytest.raises(
+        ConfigError, match=r"key 'queues.default.workers' expected an integer, got str"
+    ):
         load_config(path)
 
 

@@ -29,8 +29,9 @@ def test_daemon_runs_jobs_and_drains_on_sigterm(tmp_path: Path, backend_url: str
     config = write_config(tmp_path, backend_url)
     rt = producer(config)
     out = tmp_path / "out.txt"
-    ids = rt.enqueue_many("testjobs.append", [{"path": str(out), "text": str(i)}
-                                              for i in range(100)])  # fmt: skip
+    ids = rt.enqueue_many(
+        "testjobs.append", [{"path": str(out), "text": str(i)} for i in range(100)]
+    )
     with Daemon(config) as daemon:
         wait_for(lambda: all(state(rt, i) == "completed" for i in ids), 60, "100 jobs")
         slow = rt.enqueue("diagnostics.sleep", {"seconds": 1.5})
@@ -69,15 +70,19 @@ def test_sigint_drains_like_sigterm(tmp_path: Path, backend_url: str) -> None:
     assert state(rt, job_id) == "completed"
 
 
-def test_crashed_worker_is_restarted_and_its_job_recovered(tmp_path: Path,
-                                                           backend_url: str) -> None:  # fmt: skip
+def test_crashed_worker_is_restarted_and_its_job_recovered(
+    tmp_path: Path, backend_url: str
+) -> None:
     config = write_config(tmp_path, backend_url, lease=2.0)
     rt = producer(config)
     marker = tmp_path / "crashed"
     job_id = rt.enqueue("testjobs.crash_once", {"marker": str(marker)})
     with Daemon(config) as daemon:
-        record = wait_for(lambda: (rt.job(job_id) or {}).get("state") == "completed"
-                          and rt.job(job_id), 60, "the job to recover")  # fmt: skip
+        record = wait_for(
+            lambda: (rt.job(job_id) or {}).get("state") == "completed" and rt.job(job_id),
+            60,
+            "the job to recover",
+        )
         assert daemon.terminate() == 0
     assert (record["attempts"], record["result"]) == (2, 2)
     assert "exited with 17; restarting" in daemon.output()
@@ -90,8 +95,15 @@ def test_retries_and_dead_letter_through_the_daemon(tmp_path: Path, backend_url:
     hopeless = rt.enqueue("diagnostics.fail", {"times": 9})
     progress = rt.enqueue("diagnostics.progress", {"steps": 3, "step_seconds": 0.05})
     with Daemon(config) as daemon:
-        wait_for(lambda: state(rt, flaky) == "completed" and state(rt, hopeless) == "failed"
-                 and state(rt, progress) == "completed", 60, "outcomes")  # fmt: skip
+        wait_for(
+            lambda: (
+                state(rt, flaky) == "completed"
+                and state(rt, hopeless) == "failed"
+                and state(rt, progress) == "completed"
+            ),
+            60,
+            "outcomes",
+        )
         assert daemon.terminate() == 0
     assert (rt.job(flaky) or {})["attempts"] == 2
     dead = rt.job(hopeless) or {}
@@ -112,7 +124,9 @@ def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
 
 def test_process_workers(tmp_path: Path, backend_url: str) -> None:
     config = write_config(tmp_path, backend_url, workers=2)
-    config.write_text(config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"'))
+    config.write_text(
+        config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"')
+    )
     rt = producer(config)
     ids = rt.enqueue_many("diagnostics.echo", [{"message": i} for i in range(20)])
     with Daemon(config) as daemon:

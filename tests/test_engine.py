@@ -23,8 +23,9 @@ def runtime_(backend: Backend) -> Runtime:
 
 
 def engine(rt: Runtime, lease: float = 15.0) -> RuntimeHuey:
-    return RuntimeHuey("default", rt.backend, list(rt.registry), lease_seconds=lease,
-                       claim_timeout=0.2)  # fmt: skip
+    return RuntimeHuey(
+        "default", rt.backend, list(rt.registry), lease_seconds=lease, claim_timeout=0.2
+    )
 
 
 def run_next(huey: RuntimeHuey) -> None:
@@ -39,7 +40,10 @@ def test_completed_job_records_result(runtime_: Runtime) -> None:
     record = runtime_.job(job_id)
     assert record is not None
     assert (record["state"], record["attempts"], record["result"]) == (
-        "completed", 1, {"echo": "hi"})  # fmt: skip
+        "completed",
+        1,
+        {"echo": "hi"},
+    )
     assert record["finished_at"] >= record["started_at"] >= record["enqueued_at"]
 
 
@@ -74,8 +78,12 @@ def test_retry_backoff_grows_with_jitter(runtime_: Runtime) -> None:
 
 def test_invalid_payload_at_execution_is_dead_lettered_without_retry(runtime_: Runtime) -> None:
     # A producer without the plugin (allow_unknown) cannot validate; the worker does.
-    blind = Runtime(runtime_.backend, config=runtime_.config, registry=type(runtime_.registry)(),
-                    allow_unknown=True)  # fmt: skip
+    blind = Runtime(
+        runtime_.backend,
+        config=runtime_.config,
+        registry=type(runtime_.registry)(),
+        allow_unknown=True,
+    )
     job_id = blind.enqueue("diagnostics.fail", {"times": "many"})
     run_next_or_none(engine(runtime_))
     record = runtime_.job(job_id)
@@ -91,8 +99,12 @@ def run_next_or_none(huey: RuntimeHuey) -> None:
 
 
 def test_unknown_job_at_execution_is_poison(runtime_: Runtime) -> None:
-    blind = Runtime(runtime_.backend, config=runtime_.config, registry=type(runtime_.registry)(),
-                    allow_unknown=True)  # fmt: skip
+    blind = Runtime(
+        runtime_.backend,
+        config=runtime_.config,
+        registry=type(runtime_.registry)(),
+        allow_unknown=True,
+    )
     job_id = blind.enqueue("nobody.knows", {})
     assert engine(runtime_).dequeue() is None
     record = runtime_.job(job_id)

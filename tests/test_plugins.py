@@ -8,7 +8,7 @@ from runtime.config import Config, PluginsSection
 from runtime.errors import PluginLoadError
 from runtime.plugins import load_plugins
 
-GOOD = '''
+GOOD = """
 import runtime
 
 @runtime.job(name="good.hello")
@@ -18,12 +18,13 @@ def hello(name: str = "world") -> str:
 @runtime.hookimpl
 def register_jobs(registry):
     registry.add(hello)
-'''
+"""
 
 
 def config_with(*modules: str, disable: tuple[str, ...] = ()) -> Config:
-    return Config(plugins=PluginsSection(modules=list(modules), disable=list(disable),
-                                         autoload=False))  # fmt: skip
+    return Config(
+        plugins=PluginsSection(modules=list(modules), disable=list(disable), autoload=False)
+    )
 
 
 def test_module_path_plugin_registers_jobs(tmp_path: Path) -> None:
@@ -43,8 +44,9 @@ def test_import_failure_is_named_and_refused(tmp_path: Path) -> None:
     assert "good.hello" in plugins.registry  # one broken plugin does not hide the others
     with pytest.raises(PluginLoadError) as err:
         plugins.raise_for_errors()
-    assert str(err.value) == ("plugin 'broken' failed to load: ModuleNotFoundError: "
-                              "No module named 'no_such_module_here'")  # fmt: skip
+    assert str(err.value) == (
+        "plugin 'broken' failed to load: ModuleNotFoundError: No module named 'no_such_module_here'"
+    )
 
 
 def test_misspelt_hook_is_an_error(tmp_path: Path) -> None:
@@ -81,7 +83,8 @@ def test_notification_hooks_are_isolated(tmp_path: Path) -> None:
         "    SEEN.append((job, state))\n"
     )
     plugins = load_plugins(config_with(str(tmp_path / "a.py"), str(tmp_path / "b.py")))
-    plugins.notify("job_finished", job="j", job_id="1", queue="q", state="completed",
-                   attempt=1, error=None)  # fmt: skip
+    plugins.notify(
+        "job_finished", job="j", job_id="1", queue="q", state="completed", attempt=1, error=None
+    )
     b = plugins.pm.get_plugin("b")
     assert b.SEEN == [("j", "completed")]

@@ -44,8 +44,9 @@ def raw(redis_url: str) -> Iterator[redis.Redis]:
 def new_job(queue: str = "q", **options: Any) -> NewJob:
     body = {"n": uuid.uuid4().hex[:6]}
     data = json.dumps({"job": "tests.echo", "payload": body}).encode()
-    return NewJob(id=uuid.uuid4().hex, job="tests.echo", queue=queue, data=data,
-                  payload=body, **options)  # fmt: skip
+    return NewJob(
+        id=uuid.uuid4().hex, job="tests.echo", queue=queue, data=data, payload=body, **options
+    )
 
 
 def must_claim(backend: RedisBackend, queue: str = "q") -> Claim:
@@ -175,8 +176,9 @@ def test_ping_on_a_closed_port_raises_backend_unavailable_quickly() -> None:
 def test_ping_with_a_wrong_acl_password_raises_backend_unavailable(
     redis_server: Any, raw: redis.Redis
 ) -> None:
-    raw.acl_setuser("alice", enabled=True, passwords=["+right"], keys=["*"], channels=["*"],
-                    commands=["+@all"])  # fmt: skip
+    raw.acl_setuser(
+        "alice", enabled=True, passwords=["+right"], keys=["*"], channels=["*"], commands=["+@all"]
+    )
     try:
         bad = RedisBackend(f"redis://alice:wrong@127.0.0.1:{redis_server.port}/0")
         with pytest.raises(redis_module.BackendUnavailable, match="alice:\\*\\*\\*@"):
@@ -224,9 +226,15 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
     rb.put_worker("w", {}, ttl=30)
     rb.put_if_empty("cron:x", b"1", 60)
     expected = {
-        keys.SEQ, keys.ALL_JOBS, keys.QUEUES, keys.PAUSED, keys.WORKERS, keys.KV_EXPIRY,
-        keys.HUEY_RESULTS, *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
-    }  # fmt: skip
+        keys.SEQ,
+        keys.ALL_JOBS,
+        keys.QUEUES,
+        keys.PAUSED,
+        keys.WORKERS,
+        keys.KV_EXPIRY,
+        keys.HUEY_RESULTS,
+        *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
+    }
     expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
     expected.discard(keys.IDEMPOTENCY)  # the only key was freed by complete
     found = {redis_module._text(k) for k in raw.keys("*")}

@@ -28,8 +28,9 @@ def sleep(seconds: float, ctx: JobContext) -> dict[str, float]:
     return {"slept": round(seconds - max(0.0, deadline - time.monotonic()), 3)}
 
 
-@runtime.job(name="diagnostics.fail", queue="default", retries=3, retry_delay=0.5,
-             retry_backoff=2.0)  # fmt: skip
+@runtime.job(
+    name="diagnostics.fail", queue="default", retries=3, retry_delay=0.5, retry_backoff=2.0
+)
 def fail(ctx: JobContext, times: int = 1) -> dict[str, int]:
     """Fail the first `times` attempts, then succeed: tests retries and dead letters."""
     if ctx.attempt <= times:

@@ -1,0 +1,537 @@
+"""SQLite backend: the embedded default, one database file shared by every local process.
+
+Every job lives in one `jobs` row that holds both the record (what `runtime job show`
+prints) and the message (`data`), so a state change is one UPDATE inside one transaction:
+a job can never be in neither place, which is the at-least-once promise of DESIGN.md.
+
+Concurrency: each process (one per queue, plus the CLI and the dashboard) opens the file
+with its own connection; inside a process Huey's single connection is shared by all threads
+behind `self.lock`. WAL lets readers run while one writer writes; writers take the write
+lock up front (`BEGIN IMMEDIATE`) so a transaction never has to upgrade a read lock, the
+one case where SQLite reports "database is locked" without waiting. `synchronous=NORMAL`
+with WAL survives `kill -9` of any process (only a power cut can lose the last commits,
+like Redis without fsync) and makes a push several times cheaper than FULL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from huey.storage import SqliteStorage
+
+from runtime.backends.base import (
+    COUNTED_STATES,
+    RECORD_KEYS,
+    Backend,
+    Claim,
+    EnqueueResult,
+    NewJob,
+)
+from runtime.errors import BackendUnavailable
+
+T = TypeVar("T")
+
+BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for another connection's write lock
+WRITE_ATTEMPTS = 3  # whole-transaction attempts when even the busy timeout ran out
+POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
+
+# `seq` is the rowid: the order of pushes, used for FIFO within a priority and for listing.
+# A plain INTEGER PRIMARY KEY is always max+1, so it grows past every row that still exists,
+# which is all the ordering needs (AUTOINCREMENT would only add a bookkeeping table).
+# Partial indexes keep the hot paths (claim, promote, reap) small: each holds only the rows
+# in the states its query looks at. Every index implicitly ends with the rowid, so
+# (queue, state), (state) and (queue) also return rows in push order for list_jobs.
+SCHEMA = [
+    """create table if not exists jobs (
+        seq integer primary key,
+        id text not null unique,
+        job text not null,
+        queue text not null,
+        state text not null,
+        priority integer not null default 0,
+        data blob not null,
+        payload text not null,
+        key text,
+        attempts integer not null default 0,
+        progress text,
+        result text,
+        error text,
+        enqueued_at real not null,
+        started_at real,
+        finished_at real,
+        eta real,
+        lease_deadline real,
+        token text,
+        worker text)""",
+    "create index if not exists jobs_queue_state on jobs (queue, state)",
+    "create index if not exists jobs_state on jobs (state)",
+    "create index if not exists jobs_queue on jobs (queue)",
+    """create index if not exists jobs_claim on jobs (queue, priority desc, seq)
+        where state = 'waiting'""",
+    """create index if not exists jobs_due on jobs (queue, eta)
+        where state in ('delayed', 'retrying')""",
+    """create index if not exists jobs_lease on jobs (queue, lease_deadline)
+        where state = 'active'""",
+    "create index if not exists jobs_key on jobs (key) where key is not null",
+    # A row per queue ever pushed to: known_queues, and the completed total (jobs rows may
+    # be cleaned away, the total must not shrink).
+    """create table if not exists queues (
+        name text primary key, completed integer not null default 0)""",
+    "create table if not exists paused_queues (name text primary key)",
+    """create table if not exists workers (
+        id text primary key, info text not null, expires_at real not null)""",
+    # put_if_empty with a ttl (cron ticks): Huey's SqliteStorage has no expiring keys.
+    """create table if not exists expiring_keys (
+        key text primary key, expires_at real not null)""",
+]
+
+RECORD_COLUMNS = ", ".join(RECORD_KEYS)
+JSON_FIELDS = ("progress", "result", "error", "payload")
+NOT_FINAL = "state not in ('completed', 'failed', 'canceled')"
+
+# The queries that must stay index range scans; tests/test_backend_contract.py checks
+# their query plans, so keep them as constants.
+SQL_HAS_WAITING = "select 1 from jobs where queue = ? and state = 'waiting' limit 1"
+SQL_CLAIM = """
+    update jobs set state = 'active', token = ?, attempts = attempts + 1,
+        started_at = ?, lease_deadline = ?, worker = ?
+    where seq = (select seq from jobs where queue = ? and state = 'waiting'
+                 order by priority desc, seq limit 1)
+    returning id, data, attempts"""
+SQL_PROMOTE = """
+    update jobs set state = 'waiting'
+    where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
+SQL_REAP = """
+    update jobs set state = 'waiting', token = null, lease_deadline = null
+    where queue = ? and state = 'active' and lease_deadline < ?"""
+SQL_PENDING_KEY = f"select id, state from jobs where key = ? and {NOT_FINAL} limit 1"
+SQL_INSERT = """
+    insert into jobs (id, job, queue, state, priority, data, payload, key,
+                      enqueued_at, eta, finished_at, error)
+    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+SQL_REGISTER_QUEUE = "insert or ignore into queues (name) values (?)"
+# Fencing: an operation on a claimed job matches only the live claim's token.
+FENCE = "where id = ? and token = ? and state = 'active'"
+
+
+class SqliteBackend(SqliteStorage, Backend):
+    """Lease-based jobs on a SQLite file; Huey's kv/lock operations keep working."""
+
+    ddl = [*SqliteStorage.ddl, *SCHEMA]
+    _conn: sqlite3.Connection | None  # Huey's shared connection, opened lazily by `conn`
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.display_url = f"sqlite:///{self.path}"
+        self._host = socket.gethostname()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            reason = f"cannot create its folder {self.path.parent} ({exc.strerror})"
+            raise self._unavailable(reason) from None
+        try:
+            # Huey's constructor connects, switches to WAL and runs `ddl`.
+            super().__init__(name="runtime", filename=str(self.path), timeout=BUSY_TIMEOUT)
+        except sqlite3.Error as exc:
+            raise self._unavailable(exc) from None
+
+    def _create_connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection = super()._create_connection()
+        conn.execute("pragma synchronous = normal")  # see the module docstring
+        return conn
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _unavailable(self, reason: object, verb: str = "open") -> BackendUnavailable:
+        text = str(reason).rstrip(".")
+        return BackendUnavailable(f"cannot {verb} SQLite database {self.path}: {text}.")
+
+    def _outage(self, exc: sqlite3.Error) -> BackendUnavailable:
+        """Map a failure of the file itself to BackendUnavailable; called holding the lock."""
+        if not _is_busy(exc) and self._conn is not None:
+            # The file may come back (disk remounted, file restored): reconnect next time.
+            self._conn.close()
+            self._conn = None
+        return self._unavailable(exc, "use")
+
+    def _write(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        """Run `work` in one write transaction, retried whole when the file stays locked."""
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            with self.lock:
+                try:
+                    return self._transaction(work, "begin immediate")
+                except sqlite3.Error as exc:
+                    if not _is_outage(exc):
+                        raise
+                    if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
+                        raise self._outage(exc) from None
+            time.sleep(0.05 * attempt)  # outside the lock: let this process's readers run
+        raise AssertionError("unreachable")
+
+    def _read(self, work: Callable[[sqlite3.Cursor], T]) -> T:
+        """Run `work` in one read transaction: a consistent snapshot, never a write lock."""
+        with self.lock:
+            try:
+                return self._transaction(work, "begin")
+            except sqlite3.Error as exc:
+                if not _is_outage(exc):
+                    raise
+                raise self._outage(exc) from None
+
+    def _transaction(self, work: Callable[[sqlite3.Cursor], T], begin: str) -> T:
+        conn: sqlite3.Connection = self.conn
+        conn.execute(begin)
+        try:
+            cursor = conn.cursor()
+            try:
+                result = work(cursor)
+            finally:
+                cursor.close()
+            conn.commit()
+            return result
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+
+    def _fenced(self, sql: str, params: tuple[Any, ...]) -> bool:
+        """One UPDATE guarded by FENCE; True when it hit the live claim."""
+        return self._write(lambda cur: cur.execute(sql, params).rowcount == 1)
+
+    # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        raise NotImplementedError("use push/claim")
+
+    def dequeue(self) -> bytes | None:
+        raise NotImplementedError("use push/claim")
+
+    # -- Backend -------------------------------------------------------------------------
+    def ping(self) -> None:
+        # An open connection keeps working on a deleted file; writes would then vanish.
+        if not self.path.is_file():
+            raise self._unavailable("the file does not exist any more")
+        self._read(lambda cur: cur.execute("select count(*) from sqlite_master").fetchall())
+
+    def push(self, job: NewJob) -> EnqueueResult:
+        return self.push_many([job])[0]
+
+    def push_many(self, jobs: list[NewJob]) -> list[EnqueueResult]:
+        if not jobs:
+            return []
+        return self._write(lambda cur: self._insert_jobs(cur, jobs))
+
+    def _insert_jobs(self, cur: sqlite3.Cursor, jobs: list[NewJob]) -> list[EnqueueResult]:
+        now = time.time()  # inside the write lock: push order and enqueued_at agree
+        results: list[EnqueueResult] = []
+        rows: list[tuple[Any, ...]] = []
+        by_key: dict[str, EnqueueResult] = {}  # keys pending before or earlier in this batch
+        for job in jobs:
+            pending = self._pending_key(cur, job.key, by_key)
+            if pending is not None:
+                results.append(EnqueueResult(pending.id, pending.state, True))
+                continue
+            state = "delayed" if job.eta is not None and job.eta > now else "waiting"
+            rows.append(_insert_row(job, state, now))
+            results.append(EnqueueResult(job.id, state, False))
+            if job.key is not None:
+                by_key[job.key] = results[-1]
+        cur.executemany(SQL_INSERT, rows)
+        cur.executemany(SQL_REGISTER_QUEUE, [(q,) for q in sorted({j.queue for j in jobs})])
+        return results
+
+    @staticmethod
+    def _pending_key(
+        cur: sqlite3.Cursor, key: str | None, by_key: dict[str, EnqueueResult]
+    ) -> EnqueueResult | None:
+        """The non-final job holding idempotency `key`, if any."""
+        if key is None:
+            return None
+        if key in by_key:
+            return by_key[key]
+        row = cur.execute(SQL_PENDING_KEY, (key,)).fetchone()
+        return None if row is None else EnqueueResult(row[0], row[1], True)
+
+    def claim(self, queue: str, lease_seconds: float, timeout: float) -> Claim | None:
+        deadline = time.monotonic() + timeout
+        pause = POLL_FIRST
+        while True:
+            claimed = self._claim_once(queue, lease_seconds)
+            remaining = deadline - time.monotonic()
+            if claimed is not None or remaining <= 0:
+                return claimed
+            # SQLite has no blocking pop: poll, quickly at first so a fresh push is
+            # picked up within milliseconds, then backing off to spare idle CPUs.
+            time.sleep(min(pause, remaining))
+            pause = min(pause * 2, POLL_MAX)
+
+    def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
+        # A read first, like Huey's dequeue: idle workers must not queue up on the write lock.
+        if not self._read(lambda cur: cur.execute(SQL_HAS_WAITING, (queue,)).fetchall()):
+            return None
+        token = uuid.uuid4().hex
+
+        def take(cur: sqlite3.Cursor) -> Claim | None:
+            now = time.time()
+            deadline = now + lease_seconds
+            # `worker` names the claiming process (the interface passes no worker id);
+            # the pid is read here because a forked child must not report its parent's.
+            params = (token, now, deadline, f"{self._host}:{os.getpid()}", queue)
+            row = cur.execute(SQL_CLAIM, params).fetchone()
+            if row is None:  # another worker took the last one since the read
+                return None
+            return Claim(row[0], token, bytes(row[1]), row[2], deadline)
+
+        return self._write(take)
+
+    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
+        deadline = time.time() + lease_seconds
+        return self._fenced(
+            f"update jobs set lease_deadline = ? {FENCE}", (deadline, job_id, token)
+        )
+
+    def complete(self, job_id: str, token: str, result: str | None) -> bool:
+        def finish(cur: sqlite3.Cursor) -> bool:
+            sql = f"""update jobs set state = 'completed', result = ?, finished_at = ?,
+                      token = null, lease_deadline = null {FENCE} returning queue"""
+            row = cur.execute(sql, (result, time.time(), job_id, token)).fetchone()
+            if row is None:
+                return False
+            cur.execute(
+                "insert into queues (name, completed) values (?, 1) "
+                "on conflict (name) do update set completed = completed + 1",
+                (row[0],),
+            )
+            return True
+
+        return self._write(finish)
+
+    def retry(
+        self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
+    ) -> bool:
+        sql = f"""update jobs set state = 'retrying', data = ?, eta = ?, error = ?,
+                  token = null, lease_deadline = null {FENCE}"""
+        return self._fenced(sql, (data, eta, _dumps(error), job_id, token))
+
+    def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
+        sql = f"""update jobs set state = 'failed', error = ?, finished_at = ?,
+                  token = null, lease_deadline = null {FENCE}"""
+        return self._fenced(sql, (_dumps(error), time.time(), job_id, token))
+
+    def release(self, job_id: str, token: str) -> bool:
+        # The row keeps its priority and seq, so it goes back ahead of later pushes.
+        sql = f"update jobs set state = 'waiting', token = null, lease_deadline = null {FENCE}"
+        return self._fenced(sql, (job_id, token))
+
+    def bury(self, queue: str, data: bytes, reason: str) -> str:
+        job_id = uuid.uuid4().hex
+        name, payload = _describe_message(data)
+        error = {"type": "PoisonMessage", "message": reason, "traceback": None}
+
+        def insert(cur: sqlite3.Cursor) -> str:
+            now = time.time()
+            row = (
+                job_id,
+                name,
+                queue,
+                "failed",
+                0,
+                data,
+                _dumps(payload),
+                None,
+                now,
+                None,
+                now,
+                _dumps(error),
+            )
+            cur.execute(SQL_INSERT, row)
+            cur.execute(SQL_REGISTER_QUEUE, (queue,))
+            return job_id
+
+        return self._write(insert)
+
+    def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
+        value = _dumps({"percent": float(percent), "stage": stage})
+        return self._fenced(f"update jobs set progress = ? {FENCE}", (value, job_id, token))
+
+    def promote_due(self, queue: str, now: float) -> int:
+        return self._write(lambda cur: cur.execute(SQL_PROMOTE, (queue, now)).rowcount)
+
+    def reap_expired(self, queue: str, now: float) -> int:
+        return self._write(lambda cur: cur.execute(SQL_REAP, (queue, now)).rowcount)
+
+    # -- reading -------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        sql = f"select {RECORD_COLUMNS} from jobs where id = ?"
+        rows = self._read(lambda cur: cur.execute(sql, (job_id,)).fetchall())
+        return _record(rows[0]) if rows else None
+
+    def list_jobs(
+        self, queue: str | None = None, state: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        filters = {"queue": queue, "state": state}
+        where = [f"{column} = ?" for column, value in filters.items() if value is not None]
+        params = [value for value in filters.values() if value is not None]
+        sql = f"select {RECORD_COLUMNS} from jobs"
+        if where:
+            sql += " where " + " and ".join(where)
+        # seq is the push order (taken under the write lock), i.e. enqueued_at order.
+        sql += " order by seq desc limit ?"
+        rows = self._read(lambda cur: cur.execute(sql, (*params, limit)).fetchall())
+        return [_record(row) for row in rows]
+
+    def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
+        counts = {queue: dict.fromkeys(COUNTED_STATES, 0) for queue in queues}
+        if not queues:
+            return counts
+        marks = ", ".join("?" * len(queues))
+        # Final states other than failed are not counted from rows (completed comes from
+        # the counter), so the scan covers only live jobs and the dead-letter set.
+        by_state = f"""select queue, state, count(*) from jobs
+            where queue in ({marks})
+            and state in ('waiting', 'delayed', 'retrying', 'active', 'failed')
+            group by queue, state"""
+        completed = f"select name, completed from queues where name in ({marks})"
+
+        def read(cur: sqlite3.Cursor) -> tuple[list[Any], list[Any]]:
+            return cur.execute(by_state, queues).fetchall(), cur.execute(
+                completed, queues
+            ).fetchall()
+
+        state_rows, completed_rows = self._read(read)
+        for queue, state, count in state_rows:
+            counted = "delayed" if state == "retrying" else state
+            counts[queue][counted] += count
+        for queue, total in completed_rows:
+            counts[queue]["completed"] = total
+        return counts
+
+    def known_queues(self) -> list[str]:
+        rows = self._read(
+            lambda cur: cur.execute("select name from queues order by name").fetchall()
+        )
+        return [name for (name,) in rows]
+
+    # -- administration ------------------------------------------------------------------
+    def set_paused(self, queue: str, paused: bool) -> None:
+        if paused:
+            sql = "insert or ignore into paused_queues (name) values (?)"
+        else:
+            sql = "delete from paused_queues where name = ?"
+        self._write(lambda cur: cur.execute(sql, (queue,)))
+
+    def paused_queues(self) -> set[str]:
+        rows = self._read(lambda cur: cur.execute("select name from paused_queues").fetchall())
+        return {name for (name,) in rows}
+
+    def put_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        def publish(cur: sqlite3.Cursor) -> None:
+            now = time.time()
+            # Dead workers never remove themselves: drop them here, the table stays tiny.
+            cur.execute("delete from workers where expires_at <= ?", (now,))
+            cur.execute(
+                "insert or replace into workers (id, info, expires_at) values (?, ?, ?)",
+                (worker_id, _dumps(info), now + ttl),
+            )
+
+        self._write(publish)
+
+    def remove_worker(self, worker_id: str) -> None:
+        self._write(lambda cur: cur.execute("delete from workers where id = ?", (worker_id,)))
+
+    def workers(self) -> list[dict[str, Any]]:
+        sql = "select id, info from workers where expires_at > ? order by id"
+        rows = self._read(lambda cur: cur.execute(sql, (time.time(),)).fetchall())
+        return [{**json.loads(info), "id": worker_id} for worker_id, info in rows]
+
+    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
+        """Huey's put_if_empty, plus the `ttl` its SqliteStorage refuses: the key is taken
+        by exactly one caller until it expires."""
+        if ttl is None:
+            return bool(super().put_if_empty(key, value))
+
+        def take(cur: sqlite3.Cursor) -> bool:
+            now = time.time()
+            cur.execute("delete from expiring_keys where expires_at <= ?", (now,))
+            cur.execute(
+                "insert or ignore into expiring_keys (key, expires_at) values (?, ?)",
+                (key, now + ttl),
+            )
+            return cur.rowcount == 1
+
+        return self._write(take)
+
+    def close(self) -> None:
+        SqliteStorage.close(self)
+
+
+def _is_outage(exc: sqlite3.Error) -> bool:
+    """Failures of the file or the lock, as opposed to bugs (IntegrityError, bad SQL)."""
+    # `file is not a database` is a bare DatabaseError; its subclasses other than
+    # OperationalError are programming errors and must surface as they are.
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    text = str(exc)
+    return "locked" in text or "busy" in text
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
+    """Parameters of SQL_INSERT for a freshly pushed job."""
+    return (
+        job.id,
+        job.job,
+        job.queue,
+        state,
+        job.priority,
+        job.data,
+        _dumps(job.payload),
+        job.key,
+        now,
+        job.eta,
+        None,
+        None,
+    )
+
+
+def _record(row: Iterable[Any]) -> dict[str, Any]:
+    record = dict(zip(RECORD_KEYS, row, strict=True))
+    for name in JSON_FIELDS:
+        record[name] = _loads(record[name])
+    return record
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:  # a result stored by a caller that did not send JSON: show it as is
+        return text
+
+
+def _describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
+    """Best-effort job name and payload of a message that cannot run, for the dead-letter
+    record; '?' when the bytes are not even a JSON object."""
+    try:
+        message = json.loads(data)
+    except ValueError:  # includes UnicodeDecodeError
+        return "?", {}
+    if not isinstance(message, dict):
+        return "?", {}
+    name, payload = message.get("job"), message.get("payload")
+    return (
+        name if isinstance(name, str) and name else "?",
+        payload if isinstance(payload, dict) else {},
+    )

@@ -1,0 +1,95 @@
+"""SQLite-only behaviour: the database file itself and the query plans."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from runtime.backends import open_backend
+from runtime.backends.sqlite import SqliteBackend
+from runtime.errors import BackendUnavailable
+
+
+# -- SQLite only: the file itself ----------------------------------------------------------
+def unopenable_paths(tmp_path: Path) -> dict[str, Path]:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not a SQLite database, just some text " * 200)
+    a_file = tmp_path / "plain-file"
+    a_file.write_text("x")
+    folder = tmp_path / "folder.db"
+    folder.mkdir()
+    return {"garbage": garbage, "directory": folder, "under-a-file": a_file / "runtime.db"}
+
+
+@pytest.mark.parametrize("case", ["garbage", "directory", "under-a-file"])
+def test_sqlite_unusable_file_raises_backend_unavailable(tmp_path: Path, case: str) -> None:
+    path = unopenable_paths(tmp_path)[case]
+    with pytest.raises(BackendUnavailable) as raised:
+        open_backend(f"sqlite:///{path}")
+    message = str(raised.value)
+    assert message.startswith(f"cannot open SQLite database {path}: ")
+    assert message.endswith(".") and "\n" not in message
+    assert raised.value.exit_code == 3
+
+
+def test_sqlite_ping_fails_once_the_file_is_gone(tmp_path: Path) -> None:
+    path = tmp_path / "gone.db"
+    backend = open_backend(f"sqlite:///{path}")
+    try:
+        backend.ping()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        with pytest.raises(BackendUnavailable, match=f"cannot open SQLite database {path}: "):
+            backend.ping()
+    finally:
+        backend.close()
+
+
+def test_sqlite_creates_the_parent_folder_and_shows_its_url(tmp_path: Path) -> None:
+    path = tmp_path / "nested" / "deeper" / "runtime.db"
+    backend = open_backend(f"sqlite:///{path}")
+    try:
+        assert path.is_file()
+        assert backend.display_url == f"sqlite:///{path}"
+    finally:
+        backend.close()
+
+
+def test_sqlite_huey_kv_operations_still_work(tmp_path: Path) -> None:
+
+    backend = SqliteBackend(tmp_path / "kv.db")
+    try:
+        assert backend.put_if_empty("cron:job:2024-01-01T00:00", b"1") is True
+        assert backend.put_if_empty("cron:job:2024-01-01T00:00", b"1") is False
+        backend.put_data("k", b"v")
+        assert bytes(backend.peek_data("k")) == b"v"
+        with pytest.raises(NotImplementedError, match="use push/claim"):
+            backend.enqueue(b"x")
+        with pytest.raises(NotImplementedError, match="use push/claim"):
+            backend.dequeue()
+    finally:
+        backend.close()
+
+
+def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
+
+    from runtime.backends import sqlite as module
+
+    module.SqliteBackend(tmp_path / "plan.db").close()
+    conn = sqlite3.connect(tmp_path / "plan.db")
+    queries = {
+        module.SQL_HAS_WAITING: ("q",),
+        module.SQL_CLAIM: ("tok", 1.0, 2.0, "w", "q"),
+        module.SQL_PROMOTE: ("q", 1.0),
+        module.SQL_REAP: ("q", 1.0),
+        module.SQL_PENDING_KEY: ("k",),
+    }
+    try:
+        for sql, params in queries.items():
+            plan = [row[3] for row in conn.execute(f"explain query plan {sql}", params)]
+            assert not any(step.startswith("SCAN") for step in plan), (sql, plan)
+            assert any("INDEX" in step or "PRIMARY KEY" in step for step in plan), (sql, plan)
+    finally:
+        conn.close()
