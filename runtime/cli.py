@@ -51,9 +51,13 @@ def friendly_errors(func: F) -> F:
         except RuntimeJobError as exc:
             fail(str(exc), exc.exit_code)
         except redis.RedisError as exc:
-            fail(f"the Redis backend is unreachable: {exc}.", BackendUnavailable.exit_code)
+            fail(redis_unreachable(exc), BackendUnavailable.exit_code)
 
     return wrapper  # type: ignore[return-value]
+
+
+def redis_unreachable(exc: redis.RedisError) -> str:
+    return f"the Redis backend is unreachable: {str(exc).rstrip('.')}."
 
 
 def fail(message: str, code: int) -> None:
@@ -119,7 +123,8 @@ def enqueue(
         data = json.loads(payload)
     except json.JSONDecodeError as exc:
         raise BadInput(f"--payload is not valid JSON ({exc}).") from None
-    runtime = Runtime(config=load_config(config_path))
+    config = load_config(config_path)
+    runtime = Runtime(connect(config), config=config)
     result = runtime.submit(job_name, data, queue=queue, priority=priority, delay=delay, key=key)
     if as_json:
         record = runtime.job(result.id) or {}
@@ -139,19 +144,16 @@ def enqueue(
 @cli.command()
 @config_option
 @json_option
+@friendly_errors
 def status(config_path: str | None, as_json: bool) -> None:
     """Queues, workers and alerts; exit 0 ok, 1 warning, 2 critical, 3 unreachable."""
+    config = load_config(config_path)
     try:
-        config = load_config(config_path)
         snapshot = control.status(connect(config), config)
     except BackendUnavailable as exc:
         if as_json:
             emit({"status": "unreachable", "error": str(exc)})
-        fail(str(exc), exc.exit_code)
-    except redis.RedisError as exc:
-        fail(f"the Redis backend is unreachable: {exc}.", BackendUnavailable.exit_code)
-    except RuntimeJobError as exc:
-        fail(str(exc), exc.exit_code)
+        raise
     if as_json:
         emit(snapshot)
     else:

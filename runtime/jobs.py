@@ -181,9 +181,7 @@ def _payload_model(func: Callable[..., Any], job_name: str) -> tuple[type[BaseMo
             raise BadInput(f"job {job_name}: parameter '{param.name}' cannot come from a payload.")
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
-    model = create_model(
-        f"Payload[{job_name}]", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model = create_model(f"Payload[{job_name}]", __config__=ConfigDict(extra="forbid"), **fields)
     return model, context_param
 
 

@@ -8,10 +8,13 @@ script (re)loading and the fallbacks only Redis needs.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +24,7 @@ from runtime.backends import redis as redis_module
 from runtime.backends import redis_keys as keys
 from runtime.backends.base import Claim, NewJob
 from runtime.backends.redis import RedisBackend, mask_url
+from runtime.errors import BackendUnavailable
 from tests.redis_server import free_port
 
 LEASE = 30.0
@@ -161,7 +165,7 @@ def test_ping_on_a_closed_port_raises_backend_unavailable_quickly() -> None:
     backend = RedisBackend(url)
     start = time.monotonic()
     try:
-        with pytest.raises(redis_module.BackendUnavailable) as raised:
+        with pytest.raises(BackendUnavailable) as raised:
             backend.ping()
     finally:
         backend.close()
@@ -181,7 +185,7 @@ def test_ping_with_a_wrong_acl_password_raises_backend_unavailable(
     )
     try:
         bad = RedisBackend(f"redis://alice:wrong@127.0.0.1:{redis_server.port}/0")
-        with pytest.raises(redis_module.BackendUnavailable, match="alice:\\*\\*\\*@"):
+        with pytest.raises(BackendUnavailable, match="alice:\\*\\*\\*@"):
             bad.ping()
         bad.close()
         good = RedisBackend(f"redis://alice:right@127.0.0.1:{redis_server.port}/0")
@@ -190,6 +194,29 @@ def test_ping_with_a_wrong_acl_password_raises_backend_unavailable(
         good.close()
     finally:
         raw.acl_deluser("alice")
+
+
+def test_a_unix_socket_url_works(tmp_path: Path) -> None:
+    """unix:// connections reject TCP-only pool options; the backend must not pass them."""
+    sock = tmp_path / "r.sock"
+    binary = shutil.which("redis-server") or "redis-server"
+    args = [binary, "--port", "0", "--unixsocket", str(sock), "--save", "", "--dir", str(tmp_path)]
+    server = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    backend = RedisBackend(f"unix://{sock}?db=0")
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        backend.ping()
+        job = new_job()
+        backend.push(job)
+        assert must_claim(backend).job_id == job.id
+    finally:
+        backend.close()
+        server.terminate()
+        server.wait(10)
+    with pytest.raises(BackendUnavailable, match=f"unix://{sock}"):
+        backend.ping()
 
 
 def test_a_second_backend_on_the_same_url_sees_the_same_data(
@@ -339,6 +366,8 @@ def test_listing_by_state_pages_through_the_index_when_sets_are_big(
 
 # -- Huey's side -------------------------------------------------------------------------------
 def test_huey_kv_operations_share_the_connection(rb: RedisBackend) -> None:
+    assert (rb.result_key, rb.counter_key) == (keys.HUEY_RESULTS, keys.HUEY_COUNTERS)
+    assert (rb.queue_key, rb.schedule_key) == (keys.HUEY_QUEUE, keys.HUEY_SCHEDULE)
     rb.put_data("k", b"v")
     assert rb.peek_data("k") == b"v"
     assert rb.incr("c") == 1 and rb.incr("c", 2) == 3

@@ -27,7 +27,7 @@ def open_backend(url: str, base_dir: Path | None = None) -> Backend:
 
 def sqlite_path(url: str, base_dir: Path | None) -> Path:
     """`sqlite:///var/x.db` is relative to the config's folder, `sqlite:////abs/x.db` absolute."""
-    raw = url[len("sqlite:///"):]
+    raw = url[len("sqlite:///") :]
     if not raw:
         raise ConfigError(f"backend URL '{url}' names no database file.")
     path = Path(raw)

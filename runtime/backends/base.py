@@ -25,9 +25,23 @@ FINAL_STATES = frozenset({"completed", "failed", "canceled"})
 COUNTED_STATES = ("waiting", "delayed", "active", "failed", "completed")
 
 RECORD_KEYS = (
-    "id", "job", "queue", "state", "attempts", "progress", "result", "error",
-    "priority", "payload", "key", "enqueued_at", "started_at", "finished_at", "eta", "worker",
-)  # fmt: skip
+    "id",
+    "job",
+    "queue",
+    "state",
+    "attempts",
+    "progress",
+    "result",
+    "error",
+    "priority",
+    "payload",
+    "key",
+    "enqueued_at",
+    "started_at",
+    "finished_at",
+    "eta",
+    "worker",
+)
 
 
 @dataclass(frozen=True)
@@ -106,8 +120,9 @@ class Backend(ABC):
         """Active -> completed; `result` is JSON text or None. Releases the lease."""
 
     @abstractmethod
-    def retry(self, job_id: str, token: str, data: bytes, eta: float,
-              error: dict[str, Any]) -> bool:  # fmt: skip
+    def retry(
+        self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
+    ) -> bool:
         """Active -> retrying, to be waiting again at `eta` with the new message `data`
         (fewer retries left); records `error` ({type, message, traceback})."""
 
@@ -142,8 +157,9 @@ class Backend(ABC):
         """The job record (keys of RECORD_KEYS), or None."""
 
     @abstractmethod
-    def list_jobs(self, queue: str | None = None, state: str | None = None,
-                  limit: int = 50) -> list[dict[str, Any]]:  # fmt: skip
+    def list_jobs(
+        self, queue: str | None = None, state: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
         """Job records, newest enqueued first, filtered by queue and/or state."""
 
     @abstractmethod

@@ -4,8 +4,9 @@ dashboard must never disagree on a name). Lua scripts get the same names through
 
 Layout (all under the `rt:` prefix):
 
-    rt:job:{id}                    hash: one job record (RECORD_KEYS fields, `data`, `token`,
-                                   `seq`, `score`; dicts JSON-encoded; absent field = None)
+    rt:job:{id}                    hash: one job record (RECORD_KEYS fields plus `data`, the
+                                   message, `token`, the live claim's, and `seq`, its push
+                                   sequence number; dicts JSON-encoded; absent field = None)
     rt:seq                         counter: global push sequence (FIFO tie-breaker)
     rt:jobs                        zset: every job id, scored by its push sequence number
                                    (= enqueue order, without the ties a clock would have)
@@ -16,7 +17,8 @@ Layout (all under the `rt:` prefix):
     rt:kv:expiry                   zset: Huey result-store fields put with a ttl, scored by
                                    expiry (fallback for servers without hash-field TTL)
     rt:q:{queue}:jobs              zset: the queue's job ids, scored by push sequence number
-    rt:q:{queue}:waiting           zset: claimable ids, score -priority * 1e13 + seq
+    rt:q:{queue}:waiting           zset: claimable ids, score -priority * 1e13 + seq (exact
+                                   while |priority| < 900 and seq < 1e13)
     rt:q:{queue}:delayed           zset: delayed and retrying ids, scored by eta
     rt:q:{queue}:active            zset: claimed ids, scored by lease deadline
     rt:q:{queue}:failed            zset: dead-letter ids, scored by finish time
@@ -25,7 +27,8 @@ Layout (all under the `rt:` prefix):
     rt:q:{queue}:marker            list: wake-up markers for blocked claimers (capped)
 
 Huey's own key-value store (put_data, put_if_empty, incr) keeps Huey's names, derived from
-the storage name "runtime": see HUEY_RESULTS and HUEY_COUNTERS.
+the storage name "runtime": see HUEY_RESULTS and HUEY_COUNTERS. Huey's queue and schedule
+keys are named too, though the runtime never writes them (its enqueue/dequeue refuse).
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ MARKER_CAP = 64
 STORAGE_NAME = "runtime"
 HUEY_RESULTS = f"huey.results.{STORAGE_NAME}"
 HUEY_COUNTERS = f"huey.counters.{STORAGE_NAME}"
+HUEY_QUEUE = f"huey.redis.{STORAGE_NAME}"
+HUEY_SCHEDULE = f"huey.schedule.{STORAGE_NAME}"
 
 
 def job(job_id: str) -> str:
@@ -117,6 +122,7 @@ def lua_prelude() -> str:
         "ALL_JOBS_KEY": ALL_JOBS,
         "QUEUES_KEY": QUEUES,
         "IDEMPOTENCY_KEY": IDEMPOTENCY,
+        "WORKERS_KEY": WORKERS,
         "KV_EXPIRY_KEY": KV_EXPIRY,
         "JOB_PREFIX": JOB_PREFIX,
         "QUEUE_PREFIX": QUEUE_PREFIX,
@@ -126,5 +132,7 @@ def lua_prelude() -> str:
     lines.append(f"local MARKER_CAP = {MARKER_CAP}")
     lines.append("local Q = {" + ", ".join(f'{k} = "{v}"' for k, v in suffixes.items()) + "}")
     lines.append("local function job_key(id) return JOB_PREFIX .. id end")
-    lines.append("local function qkey(queue, suffix) return QUEUE_PREFIX .. queue .. ':' .. suffix end")
+    lines.append(
+        "local function qkey(queue, suffix) return QUEUE_PREFIX .. queue .. ':' .. suffix end"
+    )
     return "\n".join(lines) + "\n"

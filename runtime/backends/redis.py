@@ -1,0 +1,451 @@
+"""Redis backend: the production backend, shared by every daemon on every host.
+
+Each job is one hash (`rt:job:{id}`) holding its record and its message; per-queue sorted
+sets say where it is (waiting, delayed, active, failed, completed). Every state change is
+one Lua script (`redis_*.lua` beside this file), so a job is never in two places or in
+none, and every operation on a claimed job checks the claim's token first (fencing).
+
+Blocking claims follow BullMQ: BZPOPMIN cannot move a member into the active set
+atomically (a kill between the pop and the add would lose the job), so a claimer blocks
+on a wake-up marker list instead and then claims with the Lua script.
+
+Key names live in `redis_keys`. The scripts build a job's queue keys from its record, so
+this backend needs a single Redis server (not Cluster).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from huey.storage import PriorityRedisStorage
+from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+from runtime.backends import redis_keys as keys
+from runtime.backends.base import (
+    COUNTED_STATES,
+    RECORD_KEYS,
+    Backend,
+    Claim,
+    EnqueueResult,
+    NewJob,
+)
+from runtime.errors import BackendUnavailable
+
+CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
+SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
+HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed on reuse
+BATCH = 1000  # jobs moved per promote/reap script call: keeps each call short
+SCAN_BUDGET = 5000  # index entries one list_scan call examines (a few ms of Redis time)
+
+SCRIPTS = (
+    "push",
+    "claim",
+    "renew",
+    "complete",
+    "retry",
+    "fail",
+    "release",
+    "progress",
+    "bury",
+    "promote",
+    "reap",
+    "list_scan",
+    "put_if_empty",
+    "drop_workers",
+)
+
+JSON_FIELDS = frozenset({"progress", "result", "error", "payload"})
+INT_FIELDS = frozenset({"attempts", "priority"})
+FLOAT_FIELDS = frozenset({"enqueued_at", "started_at", "finished_at", "eta"})
+# Read with every record: `seq` orders listings, the rest is RECORD_KEYS (no `data`).
+READ_FIELDS = (*RECORD_KEYS, "seq")
+
+# The state set that holds each state's jobs (delayed also holds retrying).
+STATE_SETS = {
+    "waiting": keys.WAITING,
+    "delayed": keys.DELAYED,
+    "retrying": keys.DELAYED,
+    "active": keys.ACTIVE,
+    "failed": keys.FAILED,
+    "completed": keys.COMPLETED,
+}
+# list_jobs by state reads the state sets whole when they hold at most this many ids;
+# beyond that it walks the newest-first index instead (redis_list_scan.lua).
+SMALL_STATE_SET = 2000
+
+
+def mask_url(url: str) -> str:
+    """`url` with any password (in the userinfo or a `password=` query) replaced by ***."""
+    # String surgery rather than urlunsplit, which would turn `unix:///path` into `unix:/path`.
+    netloc = urlsplit(url).netloc
+    userinfo, at, host = netloc.rpartition("@")
+    if ":" in userinfo:
+        url = url.replace(netloc, f"{userinfo.partition(':')[0]}:***{at}{host}", 1)
+    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
+
+
+def load_script(name: str) -> str:
+    """Script source: key names, the shared helpers, then the script itself."""
+    folder = resources.files(__package__ or "runtime.backends")
+    lib = folder.joinpath("redis_lib.lua").read_text(encoding="utf-8")
+    body = folder.joinpath(f"redis_{name}.lua").read_text(encoding="utf-8")
+    return keys.lua_prelude() + lib + body
+
+
+class RedisBackend(PriorityRedisStorage, Backend):
+    """Lease-based jobs on Redis; Huey's key-value operations share the same pool."""
+
+    def __init__(self, url: str) -> None:
+        self.display_url = mask_url(url)
+        # Options in the URL's query win over these defaults (redis-py merges them last).
+        # A pool built this way does not retry commands, which is what we want: a script
+        # re-sent after a lost reply could run twice; the daemon retries whole operations.
+        options: dict[str, Any] = {
+            "socket_connect_timeout": CONNECT_TIMEOUT,
+            "socket_timeout": SOCKET_TIMEOUT,
+            "health_check_interval": HEALTH_CHECK_INTERVAL,
+        }
+        if urlsplit(url).scheme != "unix":  # a unix socket connection rejects this option
+            options["socket_keepalive"] = True
+        pool = redis.ConnectionPool.from_url(url, **options)
+        # Huey builds its own pool from `url=` without timeouts: hand it ours instead.
+        super().__init__(name=keys.STORAGE_NAME, connection_pool=pool)
+        self._scripts: dict[str, Script] = {
+            name: self.conn.register_script(load_script(name)) for name in SCRIPTS
+        }
+        timeout = pool.connection_kwargs.get("socket_timeout") or SOCKET_TIMEOUT
+        # A BLPOP must return before the socket times out, or it reads as an outage.
+        self._block_slice = max(min(10.0, float(timeout) / 2), 0.01)
+
+    def _run(self, script: str, *args: Any) -> Any:
+        """One script call: EVALSHA, loading the script once if the server lacks it."""
+        return self._scripts[script](args=[_arg(a) for a in args])
+
+    # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
+    def enqueue(self, data: bytes, priority: float | None = None) -> None:
+        raise NotImplementedError("use push/claim")
+
+    def dequeue(self) -> bytes | None:
+        raise NotImplementedError("use push/claim")
+
+    def put_if_empty(self, key: str, value: Any, ttl: float | None = None) -> bool:
+        """Huey's put_if_empty; with a ttl on a server older than 7.4 (no hash-field TTL),
+        expiry is tracked in `rt:kv:expiry` and enforced by the next put_if_empty."""
+        if ttl is None or self.supports_hash_ttl:
+            return bool(super().put_if_empty(key, value, ttl))
+        now = time.time()
+        args = (key, value, now, now + ttl)
+        return bool(self._scripts["put_if_empty"](keys=[self.result_key], args=args))
+
+    # -- Backend -------------------------------------------------------------------------
+    def ping(self) -> None:
+        try:
+            self.conn.ping()
+        # Beyond connection, timeout and auth errors: a URL that points at another kind of
+        # server (protocol error) or an ACL user without PING is just as unusable.
+        except (redis.RedisError, OSError) as exc:
+            reason = str(exc).rstrip(".") or type(exc).__name__
+            raise BackendUnavailable(
+                f"cannot reach Redis at {self.display_url}: {reason}."
+            ) from exc
+
+    def push(self, job: NewJob) -> EnqueueResult:
+        return _enqueue_result(self._run("push", *_push_args(job, time.time())))
+
+    def push_many(self, jobs: list[NewJob]) -> list[EnqueueResult]:
+        if not jobs:
+            return []
+        now = time.time()
+        calls = [[_arg(a) for a in _push_args(job, now)] for job in jobs]
+        return [_enqueue_result(raw) for raw in self._evalsha_many(self._scripts["push"], calls)]
+
+    def _evalsha_many(self, script: Script, calls: Sequence[list[Any]]) -> list[Any]:
+        """Run `script` once per args list in one pipelined round trip, in order.
+
+        Not via `script(client=pipe)`: redis-py then sends SCRIPT EXISTS first on every
+        execute, a second round trip. A NOSCRIPT reply (fresh or flushed server) means
+        that call did not run: load the script and re-run just those calls.
+        """
+        results = self._pipelined(script.sha, calls)
+        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if missing:
+            script.sha = self.conn.script_load(script.script)
+            rerun = self._pipelined(script.sha, [calls[i] for i in missing])
+            for i, result in zip(missing, rerun, strict=True):
+                results[i] = result
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
+
+    def _pipelined(self, sha: str, calls: Sequence[list[Any]]) -> list[Any]:
+        with self.conn.pipeline(transaction=False) as pipe:
+            for args in calls:
+                pipe.evalsha(sha, 0, *args)
+            return list(pipe.execute(raise_on_error=False))
+
+    def claim(self, queue: str, lease_seconds: float, timeout: float) -> Claim | None:
+        give_up = time.monotonic() + timeout
+        while True:
+            claimed = self._claim_once(queue, lease_seconds)
+            remaining = give_up - time.monotonic()
+            if claimed is not None or remaining <= 0:
+                return claimed
+            # A marker pushed since the failed claim is still in the list, so no wake-up
+            # is lost. Redis reads a block time that rounds to 0 ms as "for ever".
+            wait = max(min(remaining, self._block_slice), 0.01)
+            self.conn.blpop([keys.marker(queue)], timeout=wait)
+
+    def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
+        token = uuid.uuid4().hex
+        now = time.time()
+        deadline = now + lease_seconds
+        worker = f"{socket.gethostname()}:{os.getpid()}"  # per call: right after a fork too
+        raw = self._run("claim", queue, token, now, deadline, worker)
+        if raw is None:
+            return None
+        job_id, data, attempts = raw
+        return Claim(_text(job_id), token, bytes(data), int(attempts), deadline)
+
+    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
+        return bool(self._run("renew", job_id, token, time.time() + lease_seconds))
+
+    def complete(self, job_id: str, token: str, result: str | None) -> bool:
+        return bool(self._run("complete", job_id, token, result, time.time()))
+
+    def retry(
+        self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
+    ) -> bool:
+        return bool(self._run("retry", job_id, token, data, eta, _dumps(error)))
+
+    def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
+        return bool(self._run("fail", job_id, token, _dumps(error), time.time()))
+
+    def release(self, job_id: str, token: str) -> bool:
+        return bool(self._run("release", job_id, token))
+
+    def bury(self, queue: str, data: bytes, reason: str) -> str:
+        job_id = uuid.uuid4().hex
+        name, payload = _describe_message(data)
+        error = {"type": "PoisonMessage", "message": reason, "traceback": None}
+        args = (job_id, queue, name, data, _dumps(error), _dumps(payload), time.time())
+        self._run("bury", *args)
+        return job_id
+
+    def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
+        value = _dumps({"percent": float(percent), "stage": stage})
+        return bool(self._run("progress", job_id, token, value))
+
+    def promote_due(self, queue: str, now: float) -> int:
+        return self._move_batches("promote", queue, now)
+
+    def reap_expired(self, queue: str, now: float) -> int:
+        return self._move_batches("reap", queue, now)
+
+    def _move_batches(self, script: str, queue: str, now: float) -> int:
+        """Run a promote/reap script until it finds less than a full batch."""
+        moved = 0
+        while True:
+            examined, count = self._run(script, queue, now, BATCH)
+            moved += int(count)
+            if int(examined) < BATCH:
+                return moved
+
+    # -- reading -------------------------------------------------------------------------
+    def get_job(self, job_id: str) -> dict[str, Any] | None:
+        values = self.conn.hmget(keys.job(job_id), READ_FIELDS)
+        return _record(values)
+
+    def list_jobs(
+        self, queue: str | None = None, state: str | None = None, limit: int = 50
+    ) -> list[dict[str, Any]]:
+        if limit <= 0:
+            return []
+        index = keys.queue_jobs(queue) if queue is not None else keys.ALL_JOBS
+        if state is None:
+            ids = [_text(i) for i in self.conn.zrevrange(index, 0, limit - 1)]
+            return [record for _, record in self._records(ids)]
+        found = self._from_state_sets(queue, state, limit)
+        return found if found is not None else self._scan_index(index, state, limit)
+
+    def _records(self, ids: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
+        """(push sequence number, record) of each of `ids` that still exists, in order,
+        in one round trip."""
+        with self.conn.pipeline(transaction=False) as pipe:
+            for job_id in ids:
+                pipe.hmget(keys.job(job_id), READ_FIELDS)
+            rows = pipe.execute()
+        return [(int(row[-1] or 0), record) for row in rows if (record := _record(row))]
+
+    def _from_state_sets(
+        self, queue: str | None, state: str, limit: int
+    ) -> list[dict[str, Any]] | None:
+        """Newest `limit` jobs in `state`, read from the state sets when they are small
+        (e.g. failed or active among many completed); None when they are too big."""
+        if state not in STATE_SETS:
+            return None
+        queues = [queue] if queue is not None else self.known_queues()
+        with self.conn.pipeline(transaction=False) as pipe:
+            for name in queues:
+                pipe.zrange(keys.queue(name, STATE_SETS[state]), 0, SMALL_STATE_SET)
+            members = [m for batch in pipe.execute() for m in batch]
+        if len(members) > SMALL_STATE_SET:
+            return None
+        records = self._records(_text(m) for m in members)
+        matching = sorted(
+            (pair for pair in records if pair[1]["state"] == state),
+            reverse=True,
+            key=lambda pair: pair[0],
+        )
+        return [record for _, record in matching[:limit]]
+
+    def _scan_index(self, index: str, state: str, limit: int) -> list[dict[str, Any]]:
+        """Newest `limit` jobs in `state`, walking an enqueue-order index inside Redis (only
+        matching ids cross the wire), a bounded slice per call."""
+        found: list[str] = []
+        start = 0
+        while start >= 0 and len(found) < limit:
+            args = (state, start, limit - len(found), SCAN_BUDGET)
+            start, *ids = self._scripts["list_scan"](keys=[index], args=args)
+            found += [_text(i) for i in ids]
+        # A job may have moved on since the scan: keep the filter exact.
+        return [r for _, r in self._records(found) if r["state"] == state]
+
+    def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
+        with self.conn.pipeline(transaction=False) as pipe:
+            for name in queues:
+                for suffix in (keys.WAITING, keys.DELAYED, keys.ACTIVE, keys.FAILED):
+                    pipe.zcard(keys.queue(name, suffix))
+                pipe.get(keys.completed_total(name))
+            values = pipe.execute()
+        # Five replies per queue, in COUNTED_STATES order (completed: the counter).
+        replies = iter(values)
+        return {
+            name: {state: int(next(replies) or 0) for state in COUNTED_STATES} for name in queues
+        }
+
+    def known_queues(self) -> list[str]:
+        return sorted(_text(name) for name in self.conn.smembers(keys.QUEUES))
+
+    # -- administration ------------------------------------------------------------------
+    def set_paused(self, queue: str, paused: bool) -> None:
+        if paused:
+            self.conn.sadd(keys.PAUSED, queue)
+        else:
+            self.conn.srem(keys.PAUSED, queue)
+
+    def paused_queues(self) -> set[str]:
+        return {_text(name) for name in self.conn.smembers(keys.PAUSED)}
+
+    def put_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
+        beat = {"expires_at": time.time() + ttl, "info": info}
+        self.conn.hset(keys.WORKERS, worker_id, _dumps(beat))
+
+    def remove_worker(self, worker_id: str) -> None:
+        self.conn.hdel(keys.WORKERS, worker_id)
+
+    def workers(self) -> list[dict[str, Any]]:
+        now = time.time()
+        live: list[dict[str, Any]] = []
+        expired: list[bytes] = []  # worker id, value read: dropped only if still that value
+        for raw_id, raw in sorted(self.conn.hgetall(keys.WORKERS).items()):
+            beat = json.loads(raw)
+            if beat["expires_at"] > now:
+                live.append({**beat["info"], "id": _text(raw_id)})
+            else:
+                expired += [raw_id, raw]
+        if expired:
+            # Dead workers never remove themselves; a live one may re-publish meanwhile.
+            self._scripts["drop_workers"](args=expired)
+        return live
+
+    def close(self) -> None:
+        self.pool.disconnect()
+
+
+# -- encoding and decoding -------------------------------------------------------------------------
+def _arg(value: Any) -> Any:
+    """A script argument: None as '' (scripts read '' as absent). redis-py sends floats
+    as repr(), which round-trips exactly."""
+    return "" if value is None else value
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _push_args(job: NewJob, now: float) -> tuple[Any, ...]:
+    """ARGV of redis_push.lua."""
+    return (
+        job.id,
+        job.job,
+        job.queue,
+        job.data,
+        _dumps(job.payload),
+        int(job.priority),
+        job.eta,
+        job.key or None,
+        now,
+    )
+
+
+def _enqueue_result(raw: list[Any]) -> EnqueueResult:
+    job_id, state, deduplicated = raw
+    return EnqueueResult(_text(job_id), _text(state), bool(deduplicated))
+
+
+def _record(values: list[bytes | None]) -> dict[str, Any] | None:
+    """A record from HMGET of READ_FIELDS, or None if the job does not exist."""
+    if values[0] is None:  # `id` is set on every record
+        return None
+    return {
+        name: _decode(name, value)
+        for name, value in zip(RECORD_KEYS, values[: len(RECORD_KEYS)], strict=True)
+    }
+
+
+def _decode(name: str, value: bytes | None) -> Any:
+    if value is None:
+        return None
+    text = value.decode()
+    if name in JSON_FIELDS:
+        try:
+            return json.loads(text)
+        except ValueError:  # a result stored by a caller that did not send JSON: as is
+            return text
+    if name in INT_FIELDS:
+        return int(text)
+    if name in FLOAT_FIELDS:
+        return float(text)
+    return text
+
+
+def _describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
+    """Best-effort job name and payload of a message that cannot run; '?' and {} when
+    the bytes are not a JSON object naming them (same as the SQLite backend)."""
+    try:
+        message = json.loads(data)
+    except ValueError:  # includes UnicodeDecodeError
+        return "?", {}
+    if not isinstance(message, dict):
+        return "?", {}
+    name, payload = message.get("job"), message.get("payload")
+    return (
+        name if isinstance(name, str) and name else "?",
+        payload if isinstance(payload, dict) else {},
+    )

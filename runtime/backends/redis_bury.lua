@@ -1,0 +1,13 @@
+-- Dead-letter a message that cannot run, as a new failed record.
+-- ARGV: id, queue, job, data, error (JSON), payload (JSON), now.
+local id, queue, job, data, err, payload, now = unpack(ARGV)
+local seq = redis.call('INCR', SEQ_KEY)
+local jk = job_key(id)
+redis.call('HSET', jk, 'id', id, 'job', job, 'queue', queue, 'state', 'failed',
+           'attempts', 0, 'priority', 0, 'error', err, 'data', data, 'seq', seq,
+           'payload', payload, 'enqueued_at', now, 'finished_at', now)
+redis.call('ZADD', ALL_JOBS_KEY, seq, id)
+redis.call('ZADD', qkey(queue, Q.JOBS), seq, id)
+redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
+redis.call('SADD', QUEUES_KEY, queue)
+return id

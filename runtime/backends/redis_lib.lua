@@ -1,0 +1,45 @@
+-- Shared helpers, prepended (after the key names from redis_keys.lua_prelude) to every
+-- script. Numbers go to redis.call as Lua numbers, never through string concatenation:
+-- Lua's tostring keeps only 14 digits, redis.call converts them exactly.
+
+local FINAL = {completed = true, failed = true, canceled = true}
+
+-- Make a job claimable. The score puts higher priorities first and, within one, orders by
+-- the push sequence number: a job coming back (promoted, released, reaped) keeps its place
+-- ahead of later pushes, as on SQLite.
+local function enqueue_waiting(id, queue, priority, seq)
+  redis.call('HSET', job_key(id), 'state', 'waiting')
+  redis.call('ZADD', qkey(queue, Q.WAITING), -tonumber(priority) * 1e13 + tonumber(seq), id)
+end
+
+-- One wake-up marker per claimable job, capped so the list cannot grow without bound.
+local function wake(queue, count)
+  if count <= 0 then return end
+  local marks = {}
+  for i = 1, math.min(count, MARKER_CAP) do marks[i] = '1' end
+  local key = qkey(queue, Q.MARKER)
+  redis.call('LPUSH', key, unpack(marks))
+  redis.call('LTRIM', key, 0, MARKER_CAP - 1)
+end
+
+-- Fencing: the queue of an active job whose lease token matches, else nil.
+local function fenced_queue(id, token)
+  local rec = redis.call('HMGET', job_key(id), 'token', 'queue')
+  if rec[1] ~= token or not rec[2] then return nil end
+  if not redis.call('ZSCORE', qkey(rec[2], Q.ACTIVE), id) then return nil end
+  return rec[2]
+end
+
+-- Leave the active set and invalidate the token, so late acks are ignored.
+local function end_lease(id, queue)
+  redis.call('ZREM', qkey(queue, Q.ACTIVE), id)
+  redis.call('HDEL', job_key(id), 'token')
+end
+
+-- A final job frees its idempotency key, unless the key already maps to another job.
+local function free_key(id)
+  local key = redis.call('HGET', job_key(id), 'key')
+  if key and redis.call('HGET', IDEMPOTENCY_KEY, key) == id then
+    redis.call('HDEL', IDEMPOTENCY_KEY, key)
+  end
+end
