@@ -268,6 +268,22 @@ def test_progress_then_complete(backend: Backend) -> None:
     assert backend.claim("q", LEASE, 0) is None
 
 
+def test_complete_and_claim_acks_and_takes_the_next_job(backend: Backend) -> None:
+    first, second = new_job(), new_job(priority=-1)
+    backend.push_many([first, second])
+    claim = must_claim(backend)
+    done, following = backend.complete_and_claim(first.id, claim.token, '"ok"', "q", LEASE)
+    assert done is True
+    assert following is not None
+    assert (following.job_id, following.attempt, following.data) == (second.id, 1, second.data)
+    assert record(backend, first.id)["state"] == "completed"
+    assert record(backend, second.id)["state"] == "active"
+    assert backend.queue_counts(["q"])["q"]["completed"] == 1
+    # A stale token acks nothing; an empty queue claims nothing.
+    assert backend.complete_and_claim(first.id, claim.token, None, "q", LEASE) == (False, None)
+    assert backend.complete(second.id, following.token, None) is True
+
+
 def test_complete_without_result(backend: Backend) -> None:
     job = new_job()
     backend.push(job)

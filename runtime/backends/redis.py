@@ -53,6 +53,7 @@ SCRIPTS = (
     "claim",
     "renew",
     "complete",
+    "complete_claim",
     "retry",
     "fail",
     "release",
@@ -208,21 +209,21 @@ class RedisBackend(PriorityRedisStorage, Backend):
             self.conn.blpop([keys.marker(queue)], timeout=wait)
 
     def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
-        token = uuid.uuid4().hex
-        now = time.time()
-        deadline = now + lease_seconds
-        worker = f"{socket.gethostname()}:{os.getpid()}"  # per call: right after a fork too
-        raw = self._run("claim", queue, token, now, deadline, worker)
-        if raw is None:
-            return None
-        job_id, data, attempts = raw
-        return Claim(_text(job_id), token, bytes(data), int(attempts), deadline)
+        args = _ClaimArgs(lease_seconds)
+        return args.claim(self._run("claim", queue, *args.argv()))
 
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
         return bool(self._run("renew", job_id, token, time.time() + lease_seconds))
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
         return bool(self._run("complete", job_id, token, result, time.time()))
+
+    def complete_and_claim(
+        self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
+    ) -> tuple[bool, Claim | None]:
+        args = _ClaimArgs(lease_seconds)
+        done, raw = self._run("complete_claim", job_id, token, result, queue, *args.argv())
+        return bool(done), args.claim(raw)
 
     def retry(
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
@@ -449,3 +450,23 @@ def _describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
         name if isinstance(name, str) and name else "?",
         payload if isinstance(payload, dict) else {},
     )
+
+
+class _ClaimArgs:
+    """The ARGV a claim needs (fresh token, lease deadline, worker), and its reply parsed."""
+
+    def __init__(self, lease_seconds: float) -> None:
+        self.token = uuid.uuid4().hex
+        self.now = time.time()
+        self.deadline = self.now + lease_seconds
+        # Read per claim, not cached: right after a fork the pid is the child's.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def argv(self) -> tuple[Any, ...]:
+        return (self.token, self.now, self.deadline, self.worker)
+
+    def claim(self, raw: Any) -> Claim | None:
+        if not raw:
+            return None
+        job_id, data, attempts = raw
+        return Claim(_text(job_id), self.token, bytes(data), int(attempts), self.deadline)

@@ -43,3 +43,42 @@ local function free_key(id)
     redis.call('HDEL', IDEMPOTENCY_KEY, key)
   end
 end
+
+-- Move the next waiting job to active under a new lease, in one step (never lost).
+-- Returns {id, data, attempts} or false when the queue is empty.
+local function claim_next(queue, token, now, deadline, worker)
+  local waiting = qkey(queue, Q.WAITING)
+  while true do
+    local popped = redis.call('ZPOPMIN', waiting)
+    if #popped == 0 then return false end
+    local id = popped[1]
+    local jk = job_key(id)
+    local state = redis.call('HGET', jk, 'state')
+    -- An id whose record was deleted or already finished is dropped, not claimed.
+    if state and not FINAL[state] then
+      redis.call('ZADD', qkey(queue, Q.ACTIVE), deadline, id)
+      local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
+      redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', now,
+                 'worker', worker)
+      return {id, redis.call('HGET', jk, 'data'), attempts}
+    end
+  end
+end
+
+-- Active -> completed (result '' = none). Returns 1, or 0 when the token is stale.
+local function complete_job(id, token, result, now)
+  local queue = fenced_queue(id, token)
+  if not queue then return 0 end
+  end_lease(id, queue)
+  local jk = job_key(id)
+  redis.call('HSET', jk, 'state', 'completed', 'finished_at', now)
+  if result == '' then
+    redis.call('HDEL', jk, 'result')
+  else
+    redis.call('HSET', jk, 'result', result)
+  end
+  redis.call('ZADD', qkey(queue, Q.COMPLETED), now, id)
+  redis.call('INCR', qkey(queue, Q.COMPLETED_TOTAL))
+  free_key(id)
+  return 1
+end

@@ -275,20 +275,19 @@ class SqliteBackend(SqliteStorage, Backend):
         # A read first, like Huey's dequeue: idle workers must not queue up on the write lock.
         if not self._read(lambda cur: cur.execute(SQL_HAS_WAITING, (queue,)).fetchall()):
             return None
+        return self._write(lambda cur: self._take_next(cur, queue, lease_seconds))
+
+    def _take_next(self, cur: sqlite3.Cursor, queue: str, lease_seconds: float) -> Claim | None:
         token = uuid.uuid4().hex
-
-        def take(cur: sqlite3.Cursor) -> Claim | None:
-            now = time.time()
-            deadline = now + lease_seconds
-            # `worker` names the claiming process (the interface passes no worker id);
-            # the pid is read here because a forked child must not report its parent's.
-            params = (token, now, deadline, f"{self._host}:{os.getpid()}", queue)
-            row = cur.execute(SQL_CLAIM, params).fetchone()
-            if row is None:  # another worker took the last one since the read
-                return None
-            return Claim(row[0], token, bytes(row[1]), row[2], deadline)
-
-        return self._write(take)
+        now = time.time()
+        deadline = now + lease_seconds
+        # `worker` names the claiming process (the interface passes no worker id);
+        # the pid is read here because a forked child must not report its parent's.
+        params = (token, now, deadline, f"{self._host}:{os.getpid()}", queue)
+        row = cur.execute(SQL_CLAIM, params).fetchone()
+        if row is None:  # another worker took the last one since the read
+            return None
+        return Claim(row[0], token, bytes(row[1]), row[2], deadline)
 
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
         deadline = time.time() + lease_seconds
@@ -297,20 +296,29 @@ class SqliteBackend(SqliteStorage, Backend):
         )
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
-        def finish(cur: sqlite3.Cursor) -> bool:
-            sql = f"""update jobs set state = 'completed', result = ?, finished_at = ?,
-                      token = null, lease_deadline = null {FENCE} returning queue"""
-            row = cur.execute(sql, (result, time.time(), job_id, token)).fetchone()
-            if row is None:
-                return False
-            cur.execute(
-                "insert into queues (name, completed) values (?, 1) "
-                "on conflict (name) do update set completed = completed + 1",
-                (row[0],),
-            )
-            return True
+        return self._write(lambda cur: self._finish(cur, job_id, token, result))
 
-        return self._write(finish)
+    def complete_and_claim(
+        self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
+    ) -> tuple[bool, Claim | None]:
+        def both(cur: sqlite3.Cursor) -> tuple[bool, Claim | None]:
+            done = self._finish(cur, job_id, token, result)
+            return done, self._take_next(cur, queue, lease_seconds)
+
+        return self._write(both)
+
+    def _finish(self, cur: sqlite3.Cursor, job_id: str, token: str, result: str | None) -> bool:
+        sql = f"""update jobs set state = 'completed', result = ?, finished_at = ?,
+                  token = null, lease_deadline = null {FENCE} returning queue"""
+        row = cur.execute(sql, (result, time.time(), job_id, token)).fetchone()
+        if row is None:
+            return False
+        cur.execute(
+            "insert into queues (name, completed) values (?, 1) "
+            "on conflict (name) do update set completed = completed + 1",
+            (row[0],),
+        )
+        return True
 
     def retry(
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
