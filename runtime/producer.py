@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,11 @@ from runtime.config import Config, load_config
 from runtime.errors import BadInput, InvalidPayload
 from runtime.jobs import JobRegistry, JobSpec
 from runtime.plugins import load_plugins
-from runtime.serializer import encode_message
+from runtime.serializer import compose, dumps
+
+# Jobs per push_many call in `enqueue_many`: big enough to amortise a round trip, small
+# enough that building the next chunk overlaps with the backend storing this one.
+PUSH_CHUNK = 5_000
 
 
 class Runtime:
@@ -77,8 +83,9 @@ class Runtime:
         key: str | None = None,
     ) -> EnqueueResult:
         """`enqueue` returning the whole result: id, state and whether it was deduplicated."""
-        new_job = self._new_job(name, payload or {}, queue, priority, delay, key)
-        return self.backend.push(new_job)
+        blueprint = self._blueprint(name, queue, priority, delay)
+        payload = payload if payload is not None else {}
+        return self.backend.push(blueprint.build(payload, blueprint.check(payload), key))
 
     def enqueue_many(
         self,
@@ -89,10 +96,32 @@ class Runtime:
         priority: int | None = None,
         delay: float | None = None,
     ) -> list[str]:
-        """Queue many jobs of one kind in one round trip; every payload is validated first,
-        so one invalid payload enqueues nothing."""
-        jobs = [self._new_job(name, p, queue, priority, delay, None) for p in payloads]
-        return [result.id for result in self.backend.push_many(jobs)]
+        """Queue many jobs of one kind, pipelined. Every payload is validated before any
+        is pushed, so one invalid payload enqueues nothing."""
+        blueprint = self._blueprint(name, queue, priority, delay)
+        encoded = [blueprint.check(payload) for payload in payloads]
+        chunks = [
+            list(zip(payloads[i : i + PUSH_CHUNK], encoded[i : i + PUSH_CHUNK], strict=True))
+            for i in range(0, len(payloads), PUSH_CHUNK)
+        ]
+        return [result.id for result in self._push_chunks(blueprint, chunks)]
+
+    def _push_chunks(
+        self, blueprint: Blueprint, chunks: list[list[tuple[dict[str, Any], str]]]
+    ) -> list[EnqueueResult]:
+        """Build chunk k+1 while the backend stores chunk k: the backend's work runs in
+        another process (Redis) or releases the GIL (SQLite), so the two overlap."""
+        results: list[EnqueueResult] = []
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as pusher:
+            pending: Future[list[EnqueueResult]] | None = None
+            for chunk in chunks:
+                jobs = [blueprint.build(payload, text) for payload, text in chunk]
+                if pending is not None:
+                    results += pending.result()
+                pending = pusher.submit(self.backend.push_many, jobs)
+            if pending is not None:
+                results += pending.result()
+        return results
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """The job's record, as `runtime job show --json` prints it, or None."""
@@ -101,58 +130,67 @@ class Runtime:
     def close(self) -> None:
         self.backend.close()
 
-    def _new_job(
-        self,
-        name: str,
-        payload: dict[str, Any],
-        queue: str | None,
-        priority: int | None,
-        delay: float | None,
-        key: str | None,
-    ) -> NewJob:
-        spec = self._spec(name)
-        if spec is not None:
-            payload_out = _json_payload(spec, payload)
-        elif isinstance(payload, dict):
-            payload_out = payload
-        else:
-            raise InvalidPayload(f"payload for {name} must be a JSON object.")
+    def _blueprint(
+        self, name: str, queue: str | None, priority: int | None, delay: float | None
+    ) -> Blueprint:
         if delay is not None and delay < 0:
             raise BadInput(f"delay must be zero or more seconds, got {delay}.")
-        job_id = uuid.uuid4().hex
-        prio = priority if priority is not None else (spec.priority if spec else 0)
-        options = _message_options(spec)
-        data = encode_message(job_id, name, payload_out, priority=prio, **options)
-        eta = time.time() + delay if delay else None
-        return NewJob(
-            id=job_id,
-            job=name,
+        spec = None if self.allow_unknown and name not in self.registry else self.registry.get(name)
+        default_priority = spec.priority if spec else 0
+        return Blueprint(
+            name=name,
+            spec=spec,
             queue=queue or (spec.queue if spec else "default"),
-            data=data,
-            payload=payload_out,
-            priority=prio,
-            eta=eta,
-            key=key,
+            priority=priority if priority is not None else default_priority,
+            eta=time.time() + delay if delay else None,
         )
 
-    def _spec(self, name: str) -> JobSpec | None:
-        if self.allow_unknown and name not in self.registry:
-            return None
-        return self.registry.get(name)
 
+@dataclass(frozen=True)
+class Blueprint:
+    """What every job of one enqueue call shares, resolved once rather than per payload."""
 
-def _json_payload(spec: JobSpec, payload: dict[str, Any]) -> dict[str, Any]:
-    """Validate, then send the caller's JSON values (not coerced Python objects)."""
-    spec.validate(payload)
-    return payload
+    name: str
+    spec: JobSpec | None
+    queue: str
+    priority: int
+    eta: float | None
 
+    def check(self, payload: dict[str, Any]) -> str:
+        """Validate a payload; returns it as JSON (the caller's values, not coerced ones)."""
+        if self.spec is not None:
+            self.spec.validate(payload)
+        elif not isinstance(payload, dict):
+            raise InvalidPayload(f"payload for {self.name} must be a JSON object.")
+        try:
+            return dumps(payload)
+        except (TypeError, ValueError) as exc:
+            raise InvalidPayload(f"payload for {self.name} is not JSON: {exc}.") from None
 
-def _message_options(spec: JobSpec | None) -> dict[str, Any]:
-    if spec is None:
-        return {}
-    return {
-        "retries": spec.retries,
-        "retry_delay": spec.retry_delay,
-        "retry_backoff": spec.retry_backoff,
-        "timeout": spec.timeout,
-    }
+    def build(self, payload: dict[str, Any], payload_json: str, key: str | None = None) -> NewJob:
+        job_id = uuid.uuid4().hex
+        data = compose(job_id, self.name, payload_json, self._options())
+        return NewJob(
+            id=job_id,
+            job=self.name,
+            queue=self.queue,
+            data=data,
+            payload=payload,
+            priority=self.priority,
+            eta=self.eta,
+            key=key,
+            payload_json=payload_json,
+        )
+
+    def _options(self) -> dict[str, Any]:
+        """Message options: the job's retry settings when its plugin is known here; else
+        the worker's registered defaults apply."""
+        options: dict[str, Any] = {"priority": self.priority}
+        if self.spec is not None:
+            options.update(
+                retries=self.spec.retries,
+                retry_delay=self.spec.retry_delay,
+                retry_backoff=self.spec.retry_backoff,
+                timeout=self.spec.timeout,
+            )
+        return options

@@ -14,6 +14,8 @@ from huey.registry import Message
 from huey.serializer import Serializer
 
 FORMAT_VERSION = 1
+# Huey Message fields a runtime message carries besides id, job and payload.
+OPTIONS = ("retries", "retry_delay", "retry_backoff", "priority", "timeout")
 
 
 class PoisonMessage(ValueError):
@@ -26,18 +28,8 @@ class JSONSerializer(Serializer):
     def _serialize(self, message: Message) -> bytes:
         if message.args or message.on_complete or message.on_error or message.chord_config:
             raise ValueError("runtime messages carry a JSON payload only (no args or pipelines)")
-        body = {
-            "v": FORMAT_VERSION,
-            "id": message.id,
-            "job": message.name,
-            "payload": message.kwargs or {},
-            "retries": message.retries,
-            "retry_delay": message.retry_delay,
-            "retry_backoff": message.retry_backoff,
-            "priority": message.priority,
-            "timeout": message.timeout,
-        }
-        return json.dumps(body, separators=(",", ":")).encode()
+        options = {name: getattr(message, name) for name in OPTIONS}
+        return compose(message.id, message.name, dumps(message.kwargs or {}), options)
 
     def _deserialize(self, data: bytes) -> Message:
         body = _decode(data)
@@ -69,11 +61,16 @@ def _decode(data: bytes) -> dict[str, Any]:
     return body
 
 
-def encode_message(job_id: str, job: str, payload: dict[str, Any], **options: Any) -> bytes:
-    """Serialize a message without a Huey task class (producers that lack the plugin)."""
-    return bytes(
-        JSONSerializer().serialize(Message(id=job_id, name=job, args=(), kwargs=payload, **options))
-    )
+def dumps(value: Any) -> str:
+    """Compact JSON; TypeError for values JSON cannot carry."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def compose(job_id: str, job: str, payload_json: str, options: dict[str, Any]) -> bytes:
+    """The message bytes, from a payload already encoded (a producer encodes it once for
+    the message and the job record alike)."""
+    head = dumps({"v": FORMAT_VERSION, "id": job_id, "job": job, **options})
+    return f'{head[:-1]},"payload":{payload_json}}}'.encode()
 
 
 def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:

@@ -15,6 +15,7 @@ Times are unix timestamps (float seconds). Job records are plain dicts with the 
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,13 @@ class NewJob:
     priority: int = 0
     eta: float | None = None  # None or <= now: waiting; later: delayed
     key: str | None = None  # idempotency key
+    payload_json: str | None = None  # `payload` already encoded, when the producer has it
+
+    def payload_text(self) -> str:
+        """The payload as JSON text for the job record."""
+        if self.payload_json is not None:
+            return self.payload_json
+        return json.dumps(self.payload, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

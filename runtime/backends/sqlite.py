@@ -504,7 +504,7 @@ def _insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
         state,
         job.priority,
         job.data,
-        _dumps(job.payload),
+        job.payload_text(),
         job.key,
         now,
         job.eta,
