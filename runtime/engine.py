@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import random
 import threading
 import time
@@ -70,6 +71,7 @@ class RuntimeHuey(Huey):
         specs: list[JobSpec],
         *,
         lease_seconds: float,
+        renew_interval: float = 5.0,
         claim_timeout: float = 1.0,
         notify: Callable[..., None] | None = None,
     ) -> None:
@@ -80,6 +82,7 @@ class RuntimeHuey(Huey):
         backend.blocking = True  # type: ignore[attr-defined]
         self.queue = queue
         self.lease_seconds = lease_seconds
+        self.renew_interval = renew_interval
         self.claim_timeout = claim_timeout
         self.notify = notify
         self.processed = 0
@@ -92,6 +95,8 @@ class RuntimeHuey(Huey):
         self._prefetched = threading.local()
         self.post_execute("runtime.outcome")(self._record_outcome)
         self.on_shutdown("runtime.release_prefetched")(self._release_prefetched)
+        self._renewer_pid = 0
+        self.on_startup("runtime.renew_leases")(self._start_renewing)
         self.signal(SIGNAL_INTERRUPTED)(self._release_interrupted)
 
     def create_storage(self) -> Backend:
@@ -271,6 +276,22 @@ class RuntimeHuey(Huey):
         """Shutdown left this job running: hand it back so another worker takes it now."""
         if self.backend.release(task.id, task.lease_token):
             log.warning("released job %s at shutdown", task.id, extra={"job_id": task.id})
+
+    def _start_renewing(self) -> None:
+        """Huey runs startup hooks in every worker: once per process (process workers are
+        forked children, each with its own running jobs), start the lease renewer."""
+        if self._renewer_pid == os.getpid():
+            return
+        self._renewer_pid = os.getpid()
+        threading.Thread(target=self._renew_forever, name="LeaseRenewer", daemon=True).start()
+
+    def _renew_forever(self) -> None:
+        while True:
+            time.sleep(self.renew_interval)
+            try:
+                self.renew_leases()
+            except Exception as exc:  # the backend may be down: keep trying, never die
+                log.warning("lease renewal failed: %s", exc)
 
     def renew_leases(self) -> None:
         """Extend the lease of every job running in this process; cancel the ones lost."""

@@ -88,8 +88,8 @@ def thread_timeout(seconds: float) -> Iterator[None]:
 
 
 class Housekeeper(threading.Thread):
-    """Renews leases and publishes this process's heartbeat; stops the consumer when
-    the supervising daemon has gone (so a killed daemon leaves no orphan workers)."""
+    """Publishes this process's heartbeat; stops the consumer when the supervising
+    daemon has gone (so a killed daemon leaves no orphan workers)."""
 
     def __init__(self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config) -> None:
         super().__init__(name="Housekeeper", daemon=True)
@@ -101,8 +101,7 @@ class Housekeeper(threading.Thread):
         self.started = time.time()
 
     def run(self) -> None:
-        interval = min(self.config.runtime.renew_interval, self.config.runtime.heartbeat_interval)
-        while not self.consumer.stop_flag.wait(interval):
+        while not self.consumer.stop_flag.wait(self.config.runtime.heartbeat_interval):
             self._tick()
         with contextlib.suppress(Exception):
             self.huey.backend.remove_worker(self.worker_id)
@@ -112,7 +111,6 @@ class Housekeeper(threading.Thread):
             log.error("daemon process %d is gone; stopping", self.parent)
             os.kill(os.getpid(), signal.SIGTERM)
         try:
-            self.huey.renew_leases()
             ttl = 3 * self.config.runtime.heartbeat_interval
             self.huey.backend.put_worker(self.worker_id, self.info(), ttl)
         except Exception as exc:  # the backend may be down: keep trying, never die
@@ -140,6 +138,7 @@ def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, Qu
         backend,
         list(plugins.registry),
         lease_seconds=config.runtime.lease_seconds,
+        renew_interval=config.runtime.renew_interval,
         notify=plugins.notify,
     )
     return huey, QueueConsumer(huey, config)

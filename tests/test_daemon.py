@@ -122,6 +122,20 @@ def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
     assert worker["pid"] != os.getpid()
 
 
+@pytest.mark.parametrize("worker_type", ["thread", "process"])
+def test_running_jobs_keep_their_lease(tmp_path: Path, backend_url: str, worker_type: str) -> None:
+    """A job running longer than the lease is renewed, not reaped and run twice."""
+    config = write_config(tmp_path, backend_url, lease=1.5)
+    text = config.read_text().replace("workers = 4", f'workers = 2\nworker_type = "{worker_type}"')
+    config.write_text(text)
+    rt = producer(config)
+    job_id = rt.enqueue("diagnostics.sleep", {"seconds": 4})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, job_id) == "completed", 30, "the long job")
+        assert daemon.terminate() == 0
+    assert (rt.job(job_id) or {})["attempts"] == 1
+
+
 def test_process_workers(tmp_path: Path, backend_url: str) -> None:
     config = write_config(tmp_path, backend_url, workers=2)
     config.write_text(
