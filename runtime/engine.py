@@ -50,6 +50,7 @@ class JobTask(Task):
     lease_token: str = ""
     attempt: int = 0
     context: JobContext | None = None
+    started: float = 0.0  # monotonic time the job's function was entered
     last_error: dict[str, Any] | None = None
 
     def execute(self) -> Any:
@@ -177,23 +178,11 @@ class RuntimeHuey(Huey):
         task.context = context
         if task.spec.context_param:
             kwargs[task.spec.context_param] = context
-        started = time.monotonic()
+        task.started = time.monotonic()
         try:
             return task.spec.func(**kwargs)
         finally:
             self.processed += 1
-            log.info(
-                "job %s %s ran %.3fs",
-                task.spec.name,
-                task.id,
-                time.monotonic() - started,
-                extra={
-                    "job_id": task.id,
-                    "job": task.spec.name,
-                    "queue": self.queue,
-                    "attempt": task.attempt,
-                },
-            )
 
     def _progress(self, task: JobTask, percent: float, stage: str | None) -> None:
         if not self.backend.progress(task.id, task.lease_token, percent, stage):
@@ -244,12 +233,14 @@ class RuntimeHuey(Huey):
     def _finished(
         self, task: JobTask, state: str, recorded: bool, error: dict[str, Any] | None
     ) -> None:
+        seconds = round(time.monotonic() - task.started, 3) if task.started else None
         extra = {
             "job_id": task.id,
             "job": task.spec.name,
             "queue": self.queue,
             "attempt": task.attempt,
             "state": state,
+            "seconds": seconds,
         }
         if not recorded:
             log.warning(
@@ -259,8 +250,19 @@ class RuntimeHuey(Huey):
                 extra=extra,
             )
             return
-        level = logging.INFO if state == "completed" else logging.WARNING
-        log.log(level, "job %s %s %s", task.spec.name, task.id, state, extra=extra)
+        if error is None:
+            log.info("job %s %s %s in %ss", task.spec.name, task.id, state, seconds, extra=extra)
+        else:
+            # The traceback is on the job record (`runtime job show`); the log keeps one line.
+            log.warning(
+                "job %s %s %s: %s: %s",
+                task.spec.name,
+                task.id,
+                state,
+                error["type"],
+                error["message"],
+                extra=extra,
+            )
         if self.notify is not None:
             self.notify(
                 "job_finished",

@@ -42,5 +42,8 @@ def setup_logging(fmt: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Huey logs every execution at INFO; our engine logs outcomes with job fields instead.
-    logging.getLogger("huey").setLevel(logging.WARNING)
+    # Huey's task logger reports every execution and every job exception with a traceback;
+    # our engine logs each outcome once, with job fields. Huey's consumer loggers (queue
+    # read errors during an outage, dying workers) stay audible.
+    logging.getLogger("huey").setLevel(logging.CRITICAL)
+    logging.getLogger("huey.consumer").setLevel(logging.WARNING)
