@@ -84,3 +84,19 @@ def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:
     if len(text) > limit:
         text = json.dumps({"truncated": True, "preview": text[:1024], "size": len(text)})
     return text
+
+
+def describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
+    """Best-effort job name and payload of a message that cannot run, for its dead-letter
+    record: '?' and {} when the bytes are not a JSON object naming them."""
+    try:
+        message = json.loads(data)
+    except ValueError:  # includes UnicodeDecodeError
+        return "?", {}
+    if not isinstance(message, dict):
+        return "?", {}
+    name, payload = message.get("job"), message.get("payload")
+    return (
+        name if isinstance(name, str) and name else "?",
+        payload if isinstance(payload, dict) else {},
+    )

@@ -41,6 +41,7 @@ from runtime.backends.base import (
     NewJob,
 )
 from runtime.errors import BackendUnavailable
+from runtime.serializer import describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
 SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
@@ -251,7 +252,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
 
     def bury(self, queue: str, data: bytes, reason: str) -> str:
         job_id = uuid.uuid4().hex
-        name, payload = _describe_message(data)
+        name, payload = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
         args = (job_id, queue, name, data, _dumps(error), _dumps(payload), time.time())
         self._run("bury", *args)
@@ -466,22 +467,6 @@ def _decode(name: str, value: bytes | None) -> Any:
     if name in FLOAT_FIELDS:
         return float(text)
     return text
-
-
-def _describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
-    """Best-effort job name and payload of a message that cannot run; '?' and {} when
-    the bytes are not a JSON object naming them (same as the SQLite backend)."""
-    try:
-        message = json.loads(data)
-    except ValueError:  # includes UnicodeDecodeError
-        return "?", {}
-    if not isinstance(message, dict):
-        return "?", {}
-    name, payload = message.get("job"), message.get("payload")
-    return (
-        name if isinstance(name, str) and name else "?",
-        payload if isinstance(payload, dict) else {},
-    )
 
 
 class _ClaimArgs:

@@ -115,3 +115,20 @@ local function push_job(id, job, queue, data, payload, priority, eta, key, now)
   end
   return {id, state, 0}
 end
+
+-- Put ids back in waiting at their push-order place (jobs that finished meanwhile are
+-- only dropped); `leave(id)` first takes each out of the set it was in. Returns the
+-- number moved, with one wake-up marker each.
+local function back_to_waiting(ids, queue, leave)
+  local moved = 0
+  for _, id in ipairs(ids) do
+    leave(id)
+    local rec = redis.call('HMGET', job_key(id), 'state', 'priority', 'seq')
+    if rec[1] and not FINAL[rec[1]] then
+      enqueue_waiting(id, queue, rec[2], rec[3])
+      moved = moved + 1
+    end
+  end
+  wake(queue, moved)
+  return moved
+end

@@ -4,14 +4,5 @@
 local queue, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local active = qkey(queue, Q.ACTIVE)
 local ids = redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now, 'LIMIT', 0, limit)
-local moved = 0
-for _, id in ipairs(ids) do
-  end_lease(id, queue)
-  local rec = redis.call('HMGET', job_key(id), 'state', 'priority', 'seq')
-  if rec[1] and not FINAL[rec[1]] then
-    enqueue_waiting(id, queue, rec[2], rec[3])
-    moved = moved + 1
-  end
-end
-wake(queue, moved)
+local moved = back_to_waiting(ids, queue, function(id) end_lease(id, queue) end)
 return {#ids, moved}

@@ -36,6 +36,7 @@ from runtime.backends.base import (
     NewJob,
 )
 from runtime.errors import BackendUnavailable
+from runtime.serializer import describe_message
 
 T = TypeVar("T")
 
@@ -339,7 +340,7 @@ class SqliteBackend(SqliteStorage, Backend):
 
     def bury(self, queue: str, data: bytes, reason: str) -> str:
         job_id = uuid.uuid4().hex
-        name, payload = _describe_message(data)
+        name, payload = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
 
         def insert(cur: sqlite3.Cursor) -> str:
@@ -527,19 +528,3 @@ def _loads(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:  # a result stored by a caller that did not send JSON: show it as is
         return text
-
-
-def _describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
-    """Best-effort job name and payload of a message that cannot run, for the dead-letter
-    record; '?' when the bytes are not even a JSON object."""
-    try:
-        message = json.loads(data)
-    except ValueError:  # includes UnicodeDecodeError
-        return "?", {}
-    if not isinstance(message, dict):
-        return "?", {}
-    name, payload = message.get("job"), message.get("payload")
-    return (
-        name if isinstance(name, str) and name else "?",
-        payload if isinstance(payload, dict) else {},
-    )
