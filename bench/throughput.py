@@ -8,7 +8,8 @@ process each time, against a freshly flushed Redis:
   Runtime (leases, job records, counters) vs plain PriorityRedisHuey and RedisHuey;
 - enqueue: single `Runtime.enqueue` calls, and `enqueue_many` of 100,000;
 - pickup latency on idle workers: one job at a time, enqueue -> function starts.
-Prints the median of the runs and the ratios against plain Huey measured in the same run.
+Prints medians over the runs; ratios are taken per run (against plain Huey measured in
+the same run) and their median printed. Also: the runtime on SQLite vs plain SqliteHuey.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import redis
-from huey import PriorityRedisHuey, RedisHuey
+from huey import Huey, PriorityRedisHuey, RedisHuey, SqliteHuey
 from huey.consumer import Consumer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,8 +116,8 @@ def runtime_latency(url: str, samples: int, workers: int) -> list[float]:
 
 
 # -- plain Huey ----------------------------------------------------------------------------
-def huey_drain(huey_class: type[RedisHuey], url: str, jobs: int, workers: int) -> float:
-    huey = huey_class("bench", url=url, results=False)
+def huey_drain(make_huey: Callable[[], Huey], jobs: int, workers: int) -> float:
+    huey = make_huey()
     counter = Counter()
     task = huey.task()(counter.hit)
     pipeline_enqueue(huey, task, jobs)
@@ -157,7 +158,7 @@ class Counter:
             self.value += 1
 
 
-def pipeline_enqueue(huey: RedisHuey, task: Callable[[], object], jobs: int) -> None:
+def pipeline_enqueue(huey: Huey, task: Callable[[], object], jobs: int) -> None:
     """Queue the baseline's jobs without timing it: only its drain is compared."""
     immediate_results = [task.s() for _ in range(jobs)]  # type: ignore[attr-defined]
     for item in immediate_results:
@@ -174,11 +175,18 @@ def one_run(url: str, args: argparse.Namespace) -> dict[str, float]:
     flush = redis.Redis.from_url(url).flushall
     results: dict[str, float] = {}
     flush()
-    results["huey_priority_drain"] = huey_drain(PriorityRedisHuey, url, args.jobs, args.workers)
+    results["huey_priority_drain"] = huey_drain(
+        lambda: PriorityRedisHuey("bench", url=url, results=False), args.jobs, args.workers
+    )
     flush()
-    results["huey_list_drain"] = huey_drain(RedisHuey, url, args.jobs, args.workers)
+    results["huey_list_drain"] = huey_drain(
+        lambda: RedisHuey("bench", url=url, results=False), args.jobs, args.workers
+    )
     flush()
     results["runtime_drain"] = runtime_drain(url, args.jobs, args.workers)
+    # Ratios per run, then their median: both sides of a ratio share the run's noise.
+    results["ratio_priority"] = results["runtime_drain"] / results["huey_priority_drain"]
+    results["ratio_list"] = results["runtime_drain"] / results["huey_list_drain"]
     flush()
     single, many = runtime_enqueue(url, args.single, args.many)
     results["runtime_enqueue"] = single
@@ -191,7 +199,20 @@ def one_run(url: str, args: argparse.Namespace) -> dict[str, float]:
     theirs = huey_latency(url, args.samples, args.workers)
     results["huey_p50_ms"] = percentile(theirs, 50) * 1000
     results["huey_p99_ms"] = percentile(theirs, 99) * 1000
+    results.update(sqlite_drains(args))
     return results
+
+
+def sqlite_drains(args: argparse.Namespace) -> dict[str, float]:
+    """The embedded default too: the runtime on SQLite against plain SqliteHuey."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-sqlite-"))
+    plain = huey_drain(
+        lambda: SqliteHuey("bench", filename=str(folder / "huey.db"), results=False),
+        args.jobs,
+        args.workers,
+    )
+    ours = runtime_drain(f"sqlite:///{folder / 'runtime.db'}", args.jobs, args.workers)
+    return {"huey_sqlite_drain": plain, "runtime_sqlite_drain": ours, "ratio_sqlite": ours / plain}
 
 
 def main() -> None:
@@ -225,9 +246,13 @@ def report(runs: list[dict[str, float]], args: argparse.Namespace) -> None:
     print(f"  plain PriorityRedisHuey  {med['huey_priority_drain']:>10,.0f} jobs/s")
     print(f"  plain RedisHuey          {med['huey_list_drain']:>10,.0f} jobs/s")
     print(
-        f"  runtime                  {med['runtime_drain']:>10,.0f} jobs/s   "
-        f"{med['runtime_drain'] / med['huey_priority_drain']:.2f}x PriorityRedisHuey, "
-        f"{med['runtime_drain'] / med['huey_list_drain']:.2f}x RedisHuey"
+        f"  runtime on Redis         {med['runtime_drain']:>10,.0f} jobs/s   "
+        f"{med['ratio_priority']:.2f}x PriorityRedisHuey, {med['ratio_list']:.2f}x RedisHuey"
+    )
+    print(f"  plain SqliteHuey         {med['huey_sqlite_drain']:>10,.0f} jobs/s")
+    print(
+        f"  runtime on SQLite        {med['runtime_sqlite_drain']:>10,.0f} jobs/s   "
+        f"{med['ratio_sqlite']:.2f}x SqliteHuey"
     )
     print(
         f"enqueue (runtime): single {med['runtime_enqueue']:,.0f} jobs/s; "
