@@ -6,7 +6,8 @@ handling, the Consumer with its worker threads or processes, the scheduler loop 
 crontab. We change only where a message lives while it runs:
 
 - `dequeue` claims a message with a lease and a fencing token instead of popping it;
-- the post-execute hook records `completed` / `failed` (dead-letter) with that token;
+- the post-execute hook records `completed` / `failed` (dead-letter) with that token; a
+  completion also claims the thread's next job in the same backend call (prefetch);
 - `_requeue_task` records `retrying` with backoff + jitter, atomically with the release;
 - `read_schedule` promotes due delayed jobs and reaps expired leases inside the backend,
   so a message is never held only in this process's memory;
@@ -15,6 +16,7 @@ crontab. We change only where a message lives while it runs:
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import os
@@ -22,7 +24,7 @@ import random
 import threading
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from huey import Huey
@@ -65,6 +67,8 @@ class JobNameRegistry(Registry):
 
 
 class RuntimeHuey(Huey):
+    """Huey for one queue of the runtime: see the module docstring for what changes."""
+
     def __init__(
         self,
         queue: str,
@@ -190,6 +194,10 @@ class RuntimeHuey(Huey):
 
     # -- outcomes --------------------------------------------------------------------
     def _record_outcome(self, task: JobTask, value: Any, exception: BaseException | None) -> None:
+        with _recording(task):
+            self._record(task, value, exception)
+
+    def _record(self, task: JobTask, value: Any, exception: BaseException | None) -> None:
         if exception is None:
             self._complete(task, encode_result(value))
             return
@@ -212,6 +220,10 @@ class RuntimeHuey(Huey):
         self._finished(task, "completed", recorded, None)
 
     def _requeue_task(self, task: JobTask, timestamp: Any, retry_eta: Any = None) -> None:
+        with _recording(task):
+            self._retry(task, retry_eta)
+
+    def _retry(self, task: JobTask, retry_eta: Any) -> None:
         task.retries -= 1
         delay = float(task.retry_delay or 0) * random.uniform(1 - JITTER, 1 + JITTER)
         if task.retry_backoff:
@@ -338,6 +350,21 @@ class RuntimeHuey(Huey):
                 payload={},
                 priority=task.priority or 0,
             )
+        )
+
+
+@contextlib.contextmanager
+def _recording(task: JobTask) -> Iterator[None]:
+    """An outcome the backend could not take (outage) is not lost: the job keeps its lease
+    until it expires and then runs again. Say so; never let it kill the worker thread."""
+    try:
+        yield
+    except Exception as exc:
+        log.error(
+            "could not record the outcome of job %s (%s); it will run again when its lease expires",
+            task.id,
+            exc,
+            extra={"job_id": task.id, "job": task.spec.name},
         )
 
 

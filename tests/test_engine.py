@@ -176,3 +176,45 @@ def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: P
     assert b.read_periodic(due) == []  # the other daemon lost the claim for this minute
     assert a.read_periodic(due.replace(minute=5)) == []  # not a matching minute
     assert [t.name for t in b.read_periodic(due.replace(minute=6))] == ["crony.tick"]
+
+
+def test_outcome_during_an_outage_is_not_lost(
+    tmp_path: Path, redis_server: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis goes away while a job runs: the ack fails, the worker logs it and goes on,
+    and once Redis is back (append-only file) the job is still leased, then reaped."""
+    from runtime.backends import open_backend
+    from tests.redis_server import RedisServer
+
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    try:
+        rt = Runtime(open_backend(server.url), config=Config())
+        job_id = rt.enqueue("diagnostics.echo", {"message": "outage"})
+        huey = engine(rt, lease=0.5)
+        task = huey.dequeue()
+        assert task is not None
+        server.stop()
+        huey.execute(task)  # must not raise
+        assert "could not record the outcome of job " + job_id in caplog.text
+        server.start()
+        record = wait_for_record(rt, job_id)
+        assert (record["state"], record["attempts"]) == ("active", 1)
+        time.sleep(0.6)
+        assert rt.backend.reap_expired("default", time.time()) == 1
+        assert (rt.job(job_id) or {})["state"] == "waiting"
+    finally:
+        server.stop()
+
+
+def wait_for_record(rt: Runtime, job_id: str) -> dict[str, object]:
+    """The first read after a restart may hit a dead pooled connection; retry briefly."""
+    import redis
+
+    for _ in range(50):
+        try:
+            record = rt.job(job_id)
+            assert record is not None
+            return record
+        except redis.ConnectionError:
+            time.sleep(0.1)
+    raise AssertionError("Redis did not come back")
