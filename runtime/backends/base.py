@@ -42,6 +42,7 @@ RECORD_KEYS = (
     "finished_at",
     "eta",
     "worker",
+    "stalls",
 )
 
 
@@ -71,6 +72,14 @@ class EnqueueResult:
     id: str
     state: str
     deduplicated: bool
+
+
+@dataclass(frozen=True)
+class Reaped:
+    """What one reap did: jobs handed back to waiting, and jobs dead-lettered as stalled."""
+
+    recovered: list[str] = field(default_factory=list)
+    stalled: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,35 @@ class Backend(ABC):
         """Delayed and retrying jobs whose eta <= now become waiting. Returns how many."""
 
     @abstractmethod
-    def reap_expired(self, queue: str, now: float) -> int:
-        """Active jobs whose lease deadline < now become waiting (token invalidated)."""
+    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
+        """Active jobs whose lease deadline < now lost their worker: each gets `stalls + 1`
+        and its token invalidated. Below `max_stalls` it becomes waiting again (recovered);
+        at `max_stalls` it becomes failed (dead-letter) with error
+        `{"type": "Stalled", "message": "lease expired N times ...", "traceback": None}` and
+        `finished_at`, so a job that kills its worker every time cannot loop for ever
+        (BullMQ's maxStalledCount). Returns the ids of both kinds."""
+
+    # -- dead letters and retention ----------------------------------------------------
+    @abstractmethod
+    def requeue(self, job_id: str, data: bytes | None = None) -> bool:
+        """A failed or canceled job becomes waiting again (`runtime job retry`): error,
+        finished_at, stalls and progress cleared, attempts kept; its message replaced by
+        `data` when given (fresh retries). False, changing nothing, in any other state."""
+
+    @abstractmethod
+    def purge(
+        self,
+        queue: str,
+        state: str,
+        finished_before: float | None = None,
+        keep: int | None = None,
+        limit: int = 10_000,
+    ) -> int:
+        """Delete records of one final state (completed, failed, canceled) in `queue`:
+        those finished before `finished_before`, and those beyond the newest `keep` by
+        finish time. At most `limit` per call (a range query, never a scan); returns how
+        many. Indexes, counters of current states and idempotency keys stay consistent;
+        the completed total does not shrink."""
 
     # -- reading ---------------------------------------------------------------------
     @abstractmethod
