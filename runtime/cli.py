@@ -20,6 +20,7 @@ from runtime import control
 from runtime.backends import open_backend
 from runtime.backends.base import Backend
 from runtime.config import Config, load_config
+from runtime.durations import parse_duration
 from runtime.errors import BackendUnavailable, BadInput, RuntimeJobError
 from runtime.plugins import load_plugins
 
@@ -67,6 +68,14 @@ def fail(message: str, code: int) -> None:
 
 def emit(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
+
+
+def say(as_json: bool, data: Any, text: str) -> None:
+    """Print `data` as JSON with --json, else the one-line `text`."""
+    if as_json:
+        emit(data)
+    else:
+        click.echo(text)
 
 
 def connect(config: Config) -> Backend:
@@ -217,6 +226,62 @@ def job_show(job_id: str, config_path: str | None, as_json: bool) -> None:
         click.echo(f"{name:<12}{json.dumps(value, default=str)}")
 
 
+@job.command("retry")
+@click.argument("job_id", required=False)
+@config_option
+@click.option("--all", "retry_every", is_flag=True, help="Every failed job (see --queue, --job).")
+@click.option("--queue", help="With --all: only this queue.")
+@click.option("--job", "job_name", help="With --all: only this job name.")
+@json_option
+@friendly_errors
+def job_retry(
+    job_id: str | None,
+    config_path: str | None,
+    retry_every: bool,
+    queue: str | None,
+    job_name: str | None,
+    as_json: bool,
+) -> None:
+    """Put a failed or canceled job back in its queue (--all: every failed one)."""
+    if bool(job_id) == retry_every:
+        raise BadInput("give a job id, or --all (with --queue and/or --job), not both.")
+    config = load_config(config_path)
+    backend = connect(config)
+    registry = load_plugins(config).registry
+    if job_id:
+        record = control.retry_job(backend, registry, job_id)
+        say(as_json, record, f"{job_id} {record['state']}")
+    else:
+        count = control.retry_all(backend, registry, queue, job_name)
+        say(as_json, {"retried": count}, f"retried {count} jobs")
+
+
+@cli.group()
+def queue() -> None:
+    """Queue administration."""
+
+
+@queue.command("clean")
+@click.argument("queue_name", metavar="[QUEUE]", required=False)
+@config_option
+@click.option(
+    "--state",
+    type=click.Choice(["completed", "failed", "canceled"]),
+    default="completed",
+    show_default=True,
+)
+@click.option("--older-than", default="7d", show_default=True, help="e.g. 90s, 15m, 12h, 7d.")
+@json_option
+@friendly_errors
+def queue_clean(
+    queue_name: str | None, config_path: str | None, state: str, older_than: str, as_json: bool
+) -> None:
+    """Delete finished jobs older than a duration (every queue unless QUEUE is given)."""
+    seconds = parse_duration(older_than)
+    removed = control.clean(connect(load_config(config_path)), queue_name, state, seconds)
+    say(as_json, {"removed": removed}, f"removed {removed} {state} jobs")
+
+
 @cli.group()
 def plugin() -> None:
     """List, install and uninstall plugins."""
@@ -299,6 +364,33 @@ def demo(config_path: str | None, seconds: float, rate: float) -> None:
     from runtime.demo import run_demo
 
     sys.exit(run_demo(load_config(config_path), config_path, seconds, rate))
+
+
+@cli.command()
+@config_option
+@click.option("--jobs", type=int, default=300, show_default=True)
+@json_option
+@friendly_errors
+def verify(config_path: str | None, jobs: int, as_json: bool) -> None:
+    """Kill a worker mid-job on your backend and count what was lost (must be 0)."""
+    from runtime.verify import run_verify
+
+    config = load_config(config_path)
+    connect(config)
+    report = run_verify(config, config_path, jobs)
+    if as_json:
+        emit(report.as_dict())
+    else:
+        recovery = (
+            f"interrupted jobs finished {report.recovery_seconds}s after the kill"
+            if report.recovery_seconds is not None
+            else "no job was running at the kill"
+        )
+        click.echo(
+            f"{report.backend}: {report.jobs} jobs, worker {report.killed_pid} killed with "
+            f"SIGKILL: lost {report.lost}, ran twice {report.ran_twice}; {recovery}"
+        )
+    sys.exit(0 if report.lost == 0 else 1)
 
 
 def main() -> None:

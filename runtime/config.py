@@ -30,6 +30,7 @@ class RuntimeSection(_Strict):
     renew_interval: float = Field(default=5.0, gt=0)
     drain_timeout: float = Field(default=30.0, ge=0)
     heartbeat_interval: float = Field(default=5.0, gt=0)
+    max_stalls: int = Field(default=3, ge=1)  # lease expiries before a job is dead-lettered
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -37,6 +38,15 @@ class RuntimeSection(_Strict):
 class QueueSection(_Strict):
     workers: int = Field(default=4, ge=1, le=256)
     worker_type: Literal["thread", "process"] = "thread"
+
+
+class RetentionSection(_Strict):
+    """How long finished job records are kept, per queue (Sidekiq-like defaults)."""
+
+    completed_max: int = Field(default=1_000, ge=0)
+    completed_days: float = Field(default=7, ge=0)
+    failed_max: int = Field(default=10_000, ge=0)
+    failed_days: float = Field(default=180, ge=0)
 
 
 class PluginsSection(_Strict):
@@ -49,6 +59,7 @@ class Config(_Strict):
     runtime: RuntimeSection = Field(default_factory=RuntimeSection)
     queues: dict[str, QueueSection] = Field(default_factory=lambda: {"default": QueueSection()})
     plugins: PluginsSection = Field(default_factory=PluginsSection)
+    retention: RetentionSection = Field(default_factory=RetentionSection)
     # Where the config came from; relative SQLite paths and plugin files resolve against it.
     source: Path | None = Field(default=None, exclude=True)
 

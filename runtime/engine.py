@@ -79,6 +79,7 @@ class RuntimeHuey(Huey):
         renew_interval: float = 5.0,
         claim_timeout: float = 1.0,
         notify: Callable[..., None] | None = None,
+        max_stalls: int = 3,
     ) -> None:
         # Set before Huey.__init__, which calls create_storage().
         self.backend = backend
@@ -89,6 +90,7 @@ class RuntimeHuey(Huey):
         self.lease_seconds = lease_seconds
         self.renew_interval = renew_interval
         self.claim_timeout = claim_timeout
+        self.max_stalls = max_stalls
         self.notify = notify
         self.processed = 0
         self._registry = JobNameRegistry()
@@ -123,6 +125,10 @@ class RuntimeHuey(Huey):
         """The claimed message as a Huey task, or None after dead-lettering a poison one."""
         try:
             task: JobTask = self.deserialize_task(claim.data)
+            if task.id != claim.job_id:
+                # Every ack is fenced by the record's id: a message naming another id could
+                # never finish, only run again after each lease expiry.
+                raise PoisonMessage(f"message names job id {task.id}, stored as {claim.job_id}")
         except (PoisonMessage, HueyException) as exc:
             reason = _poison_reason(exc)
             log.error(
@@ -319,9 +325,21 @@ class RuntimeHuey(Huey):
     def read_schedule(self, timestamp: Any = None) -> list[Task]:
         now = time.time()
         self.backend.promote_due(self.queue, now)
-        reaped = self.backend.reap_expired(self.queue, now)
-        if reaped:
-            log.warning("returned %d jobs with expired leases to %s", reaped, self.queue)
+        reaped = self.backend.reap_expired(self.queue, now, self.max_stalls)
+        extra = {"queue": self.queue}
+        if reaped.recovered:
+            count = len(reaped.recovered)
+            log.warning(
+                "returned %d jobs with expired leases to %s", count, self.queue, extra=extra
+            )
+        if reaped.stalled:
+            log.error(
+                "dead-lettered %d jobs of %s as stalled: their lease expired %d times",
+                len(reaped.stalled),
+                self.queue,
+                self.max_stalls,
+                extra={**extra, "job_ids": reaped.stalled},
+            )
         return []
 
     def read_periodic(self, timestamp: datetime.datetime | None) -> list[Task]:

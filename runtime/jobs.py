@@ -84,6 +84,16 @@ class JobSpec:
             raise InvalidPayload(f"invalid payload for {self.name}: {_errors(exc)}.") from None
         return {key: getattr(model, key) for key in type(model).model_fields}
 
+    def message_options(self, priority: int) -> dict[str, Any]:
+        """The Huey message options this job's messages carry (retry settings, timeout)."""
+        return {
+            "priority": priority,
+            "retries": self.retries,
+            "retry_delay": self.retry_delay,
+            "retry_backoff": self.retry_backoff,
+            "timeout": self.timeout,
+        }
+
     def cron_matches(self) -> Callable[[Any], bool] | None:
         """huey's crontab validator for the `cron=` string (5 fields), if any."""
         if self.cron is None:

@@ -6,21 +6,24 @@ importable here, serializes it to JSON and pushes it; the worker validates again
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from runtime.backends import open_backend
+from runtime.backends import OUTAGE_ERRORS, open_backend
 from runtime.backends.base import Backend, EnqueueResult, NewJob
 from runtime.config import Config, load_config
-from runtime.errors import BadInput, InvalidPayload
-from runtime.jobs import JobRegistry, JobSpec
+from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
+from runtime.jobs import JobContext, JobRegistry, JobSpec
 from runtime.plugins import load_plugins
 from runtime.serializer import compose, dumps
+
+log = logging.getLogger("runtime.producer")
 
 # Jobs per push_many call in `enqueue_many`: big enough to amortise a round trip, small
 # enough that building the next chunk overlaps with the backend storing this one.
@@ -32,6 +35,10 @@ class Runtime:
 
     `allow_unknown=True` lets a producer that does not install a job's plugin enqueue it
     by name; the worker then validates it (and dead-letters an unknown name).
+
+    `on_unavailable` says what an unreachable backend means: "raise" (BackendUnavailable)
+    or "inline", which runs the job right here in the producer (the direct-execution
+    fallback: no record, no retries; its outcome is logged and returned as the state).
     """
 
     def __init__(
@@ -41,8 +48,10 @@ class Runtime:
         config: Config | None = None,
         registry: JobRegistry | None = None,
         allow_unknown: bool = False,
+        on_unavailable: Literal["raise", "inline"] = "raise",
     ) -> None:
         self.config = config or load_config()
+        self.on_unavailable = on_unavailable
         if isinstance(backend, Backend):
             self.backend = backend
         else:
@@ -85,7 +94,12 @@ class Runtime:
         """`enqueue` returning the whole result: id, state and whether it was deduplicated."""
         blueprint = self._blueprint(name, queue, priority, delay)
         payload = payload if payload is not None else {}
-        return self.backend.push(blueprint.build(payload, blueprint.check(payload), key))
+        job = blueprint.build(payload, blueprint.check(payload), key)
+        try:
+            return self.backend.push(job)
+        except OUTAGE_ERRORS as exc:
+            self._raise_unless_inline(exc)
+            return self._run_inline(blueprint, job)
 
     def enqueue_many(
         self,
@@ -112,16 +126,54 @@ class Runtime:
         """Build chunk k+1 while the backend stores chunk k: the backend's work runs in
         another process (Redis) or releases the GIL (SQLite), so the two overlap."""
         results: list[EnqueueResult] = []
+        jobs: list[NewJob] = []
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="push") as pusher:
             pending: Future[list[EnqueueResult]] | None = None
-            for chunk in chunks:
-                jobs = [blueprint.build(payload, text) for payload, text in chunk]
+            try:
+                for chunk in chunks:
+                    built = [blueprint.build(payload, text) for payload, text in chunk]
+                    jobs += built
+                    if pending is not None:
+                        results += pending.result()
+                    pending = pusher.submit(self.backend.push_many, built)
                 if pending is not None:
                     results += pending.result()
-                pending = pusher.submit(self.backend.push_many, jobs)
-            if pending is not None:
-                results += pending.result()
+            except OUTAGE_ERRORS as exc:
+                self._raise_unless_inline(exc)
+                # Chunks confirmed before the outage stay queued; the rest runs here.
+                results += [self._run_inline(blueprint, job) for job in jobs[len(results) :]]
         return results
+
+    def _raise_unless_inline(self, exc: Exception) -> None:
+        if self.on_unavailable != "inline":
+            raise BackendUnavailable(
+                f"the backend {self.backend.display_url} is unavailable: {exc}."
+            ) from exc
+
+    def _run_inline(self, blueprint: Blueprint, job: NewJob) -> EnqueueResult:
+        """The direct-execution fallback: run the job in this process, once."""
+        if blueprint.spec is None:
+            raise BackendUnavailable(
+                f"the backend {self.backend.display_url} is unavailable and job "
+                f"{blueprint.name} is not installed here to run inline."
+            )
+        spec = blueprint.spec
+        log.warning(
+            "backend %s unavailable: running %s %s inline",
+            self.backend.display_url,
+            spec.name,
+            job.id,
+            extra={"job_id": job.id},
+        )
+        kwargs = spec.validate(job.payload)
+        if spec.context_param:
+            kwargs[spec.context_param] = JobContext(job.id, spec.name, 1)
+        try:
+            spec.func(**kwargs)
+        except Exception:
+            log.exception("inline job %s %s failed", spec.name, job.id)
+            return EnqueueResult(job.id, "failed", False)
+        return EnqueueResult(job.id, "completed", False)
 
     def job(self, job_id: str) -> dict[str, Any] | None:
         """The job's record, as `runtime job show --json` prints it, or None."""
@@ -169,7 +221,11 @@ class Blueprint:
 
     def build(self, payload: dict[str, Any], payload_json: str, key: str | None = None) -> NewJob:
         job_id = uuid.uuid4().hex
-        data = compose(job_id, self.name, payload_json, self._options())
+        # Without the plugin here, the worker's registered retry settings apply.
+        options = (
+            self.spec.message_options(self.priority) if self.spec else {"priority": self.priority}
+        )
+        data = compose(job_id, self.name, payload_json, options)
         return NewJob(
             id=job_id,
             job=self.name,
@@ -181,16 +237,3 @@ class Blueprint:
             key=key,
             payload_json=payload_json,
         )
-
-    def _options(self) -> dict[str, Any]:
-        """Message options: the job's retry settings when its plugin is known here; else
-        the worker's registered defaults apply."""
-        options: dict[str, Any] = {"priority": self.priority}
-        if self.spec is not None:
-            options.update(
-                retries=self.spec.retries,
-                retry_delay=self.spec.retry_delay,
-                retry_backoff=self.spec.retry_backoff,
-                timeout=self.spec.timeout,
-            )
-        return options

@@ -25,6 +25,7 @@ from typing import Any
 from huey.consumer import Consumer
 from huey.exceptions import TaskTimeout
 
+from runtime import control
 from runtime.backends import open_backend
 from runtime.config import Config, load_config
 from runtime.engine import RuntimeHuey
@@ -33,6 +34,8 @@ from runtime.logs import setup_logging
 from runtime.plugins import Plugins, load_plugins
 
 log = logging.getLogger("runtime.worker")
+
+RETENTION_INTERVAL = 60.0  # seconds between trims of this queue's finished job records
 
 
 class QueueConsumer(Consumer):
@@ -99,6 +102,7 @@ class Housekeeper(threading.Thread):
         self.parent = os.getppid()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started = time.time()
+        self.next_retention = time.monotonic()
 
     def run(self) -> None:
         while not self.consumer.stop_flag.wait(self.config.runtime.heartbeat_interval):
@@ -113,6 +117,11 @@ class Housekeeper(threading.Thread):
         try:
             ttl = 3 * self.config.runtime.heartbeat_interval
             self.huey.backend.put_worker(self.worker_id, self.info(), ttl)
+            if time.monotonic() >= self.next_retention:
+                self.next_retention = time.monotonic() + RETENTION_INTERVAL
+                removed = control.apply_retention(self.huey.backend, self.config, self.huey.queue)
+                if removed:
+                    log.info("retention removed %d finished jobs from %s", removed, self.huey.queue)
         except Exception as exc:  # the backend may be down: keep trying, never die
             log.warning("housekeeping failed: %s", exc)
 
@@ -139,6 +148,7 @@ def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, Qu
         list(plugins.registry),
         lease_seconds=config.runtime.lease_seconds,
         renew_interval=config.runtime.renew_interval,
+        max_stalls=config.runtime.max_stalls,
         notify=plugins.notify,
     )
     return huey, QueueConsumer(huey, config)

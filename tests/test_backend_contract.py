@@ -24,6 +24,7 @@ from runtime.backends.base import (
     Claim,
     EnqueueResult,
     NewJob,
+    Reaped,
 )
 
 LEASE = 30.0
@@ -102,6 +103,7 @@ def test_push_stores_a_waiting_record_with_every_key(backend: Backend) -> None:
         "finished_at": None,
         "eta": None,
         "worker": None,
+        "stalls": 0,
     }
 
 
@@ -191,8 +193,8 @@ def test_expired_lease_is_reaped_and_the_old_token_is_fenced(backend: Backend) -
     job = new_job()
     backend.push(job)
     old = must_claim(backend, lease=10)
-    assert backend.reap_expired("q", time.time()) == 0
-    assert backend.reap_expired("q", old.deadline + 1) == 1
+    assert backend.reap_expired("q", time.time()) == Reaped()
+    assert backend.reap_expired("q", old.deadline + 1) == Reaped(recovered=[job.id])
     reaped = record(backend, job.id)
     assert (reaped["state"], reaped["attempts"]) == ("waiting", 1)
 
@@ -217,8 +219,8 @@ def test_renew_extends_the_lease(backend: Backend) -> None:
     backend.push(new_job())
     claim = must_claim(backend, lease=10)
     assert backend.renew(claim.job_id, claim.token, 100) is True
-    assert backend.reap_expired("q", claim.deadline + 1) == 0
-    assert backend.reap_expired("q", time.time() + 101) == 1
+    assert backend.reap_expired("q", claim.deadline + 1) == Reaped()
+    assert backend.reap_expired("q", time.time() + 101) == Reaped(recovered=[claim.job_id])
 
 
 def test_operations_on_an_unknown_job_return_false(backend: Backend) -> None:
@@ -399,6 +401,294 @@ def test_bury_names_the_job_when_the_message_decodes(backend: Backend) -> None:
     rec = record(backend, job_id)
     assert (rec["job"], rec["state"]) == ("ghost.job", "failed")
     assert rec["error"]["message"] == "unknown job ghost.job"
+
+
+# -- stalls: leases that keep expiring ------------------------------------------------------
+STALLED = "lease expired {} times: the job's worker keeps dying or hanging"
+
+
+def stall(backend: Backend, job_id: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
+    """Claim `job_id` (the next waiting job of "q") and let its lease expire."""
+    claim = must_claim(backend)
+    assert claim.job_id == job_id
+    return backend.reap_expired("q", now or claim.deadline + 1, max_stalls)
+
+
+def test_reap_counts_stalls_and_dead_letters_the_job_at_the_third(backend: Backend) -> None:
+    job = new_job(key="report-9")
+    backend.push(job)
+    for stalls in (1, 2):
+        assert stall(backend, job.id) == Reaped(recovered=[job.id])
+        rec = record(backend, job.id)
+        assert (rec["state"], rec["stalls"], rec["attempts"]) == ("waiting", stalls, stalls)
+        assert (rec["error"], rec["finished_at"]) == (None, None)
+        assert backend.push(new_job(key="report-9")).deduplicated is True
+
+    last = must_claim(backend)
+    now = last.deadline + 1.5
+    assert backend.reap_expired("q", now) == Reaped(stalled=[job.id])
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["stalls"], rec["attempts"]) == ("failed", 3, 3)
+    assert rec["error"] == {"type": "Stalled", "message": STALLED.format(3), "traceback": None}
+    assert rec["finished_at"] == now
+    assert backend.complete(job.id, last.token, None) is False  # the lost worker is fenced
+    assert record(backend, job.id) == rec
+    assert [r["id"] for r in backend.list_jobs(state="failed")] == [job.id]
+    assert backend.queue_counts(["q"])["q"] == {
+        "waiting": 0,
+        "delayed": 0,
+        "active": 0,
+        "failed": 1,
+        "completed": 0,
+    }
+    assert backend.claim("q", LEASE, 0) is None
+    assert backend.reap_expired("q", now + 100) == Reaped()
+    again = new_job(key="report-9")  # a final job frees its key
+    assert backend.push(again) == EnqueueResult(again.id, "waiting", False)
+
+
+def test_reap_returns_recovered_and_stalled_ids_apart(backend: Backend) -> None:
+    twice, once, fresh, renewed = new_job(), new_job(), new_job(), new_job()
+    elsewhere = new_job("other")
+    backend.push(twice)
+    stall(backend, twice.id)
+    backend.push_many([once, fresh, renewed, elsewhere])
+    claims = [must_claim(backend) for _ in range(4)]
+    # The reaped job went back to its old place in line, ahead of the later pushes.
+    assert [c.job_id for c in claims] == [twice.id, once.id, fresh.id, renewed.id]
+    assert backend.renew(renewed.id, claims[3].token, 1000) is True
+    must_claim(backend, "other", lease=1)
+
+    reaped = backend.reap_expired("q", claims[2].deadline + 1, max_stalls=2)
+    assert reaped.stalled == [twice.id]
+    assert sorted(reaped.recovered) == sorted([once.id, fresh.id])
+    states = {j.id: record(backend, j.id)["state"] for j in (twice, once, fresh, renewed)}
+    assert states == {
+        twice.id: "failed",
+        once.id: "waiting",
+        fresh.id: "waiting",
+        renewed.id: "active",
+    }
+    assert record(backend, twice.id)["error"]["message"] == STALLED.format(2)
+    assert record(backend, once.id)["stalls"] == 1
+    assert record(backend, elsewhere.id)["state"] == "active"  # other queues are left alone
+
+
+def test_a_stalled_jobs_old_token_is_fenced(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    claim = must_claim(backend)
+    assert backend.reap_expired("q", claim.deadline + 1, max_stalls=1) == Reaped(stalled=[job.id])
+    stale = job.id, claim.token
+    assert backend.renew(*stale, LEASE) is False
+    assert backend.progress(*stale, 1, None) is False
+    assert backend.fail(*stale, ERROR) is False
+    assert backend.retry(*stale, b"{}", time.time(), ERROR) is False
+    assert backend.release(*stale) is False
+    assert record(backend, job.id)["error"]["type"] == "Stalled"
+
+
+# -- requeue: dead jobs back to work --------------------------------------------------------
+def failed_job(backend: Backend, **options: Any) -> NewJob:
+    """A job that ran once, reported progress and failed."""
+    job = new_job(**options)
+    backend.push(job)
+    claim = must_claim(backend)
+    assert backend.progress(job.id, claim.token, 30, "half-way")
+    assert backend.fail(job.id, claim.token, ERROR)
+    return job
+
+
+def test_requeue_puts_a_failed_job_back_with_its_slate_cleared(backend: Backend) -> None:
+    job = failed_job(backend, key="k")
+    failed = record(backend, job.id)
+    later = new_job()
+    backend.push(later)
+    assert backend.requeue(job.id) is True
+    rec = record(backend, job.id)
+    cleared = {"state": "waiting", "error": None, "finished_at": None, "progress": None}
+    assert rec == {**failed, **cleared, "stalls": 0}
+    assert rec["attempts"] == 1
+    assert backend.list_jobs(state="failed") == []
+    assert backend.queue_counts(["q"])["q"]["failed"] == 0
+    assert backend.queue_counts(["q"])["q"]["waiting"] == 2
+    assert backend.push(new_job(key="k")) == EnqueueResult(job.id, "waiting", True)
+    claim = must_claim(backend)  # at its push-order place, ahead of the later job
+    assert (claim.job_id, claim.attempt, claim.data) == (job.id, 2, job.data)
+    assert backend.requeue(job.id) is False  # active now
+
+
+def test_requeue_with_new_data_is_claimed_with_that_data(backend: Backend) -> None:
+    job = failed_job(backend)
+    fresh = b'{"job": "tests.echo", "payload": {}, "retries_left": 3}'
+    assert backend.requeue(job.id, fresh) is True
+    claim = must_claim(backend)
+    assert (claim.job_id, claim.data) == (job.id, fresh)
+
+
+def test_requeue_of_a_stalled_job_resets_its_stall_count(backend: Backend) -> None:
+    job = new_job()
+    backend.push(job)
+    assert stall(backend, job.id, max_stalls=1) == Reaped(stalled=[job.id])
+    assert backend.requeue(job.id) is True
+    rec = record(backend, job.id)
+    assert (rec["state"], rec["stalls"], rec["error"], rec["attempts"]) == ("waiting", 0, None, 1)
+    assert stall(backend, job.id, max_stalls=2) == Reaped(recovered=[job.id])
+    assert record(backend, job.id)["stalls"] == 1
+
+
+def test_requeue_wakes_a_blocked_claimer(backend: Backend) -> None:
+    job = failed_job(backend)
+    requeuer = threading.Timer(0.2, backend.requeue, args=(job.id,))
+    requeuer.start()
+    start = time.monotonic()
+    try:
+        claim = backend.claim("q", LEASE, 5)
+    finally:
+        requeuer.join()
+    assert claim is not None and claim.job_id == job.id
+    assert time.monotonic() - start < 1.5  # woken (Redis: a marker), not at the time-out
+
+
+def test_requeue_refuses_jobs_that_are_not_dead(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    refused = ("waiting1", "delayed", "active", "retrying", "done1")
+    before = {name: record(backend, ids[name]) for name in refused}
+    counts = backend.queue_counts(["q"])
+    for name in refused:
+        assert backend.requeue(ids[name], b"{}") is False, name
+    assert {name: record(backend, ids[name]) for name in refused} == before
+    assert backend.queue_counts(["q"]) == counts
+    assert backend.requeue("no-such-job") is False
+    assert backend.get_job("no-such-job") is None
+
+
+def test_requeue_does_not_steal_a_key_another_pending_job_holds(backend: Backend) -> None:
+    dead = failed_job(backend, key="k")
+    holder = new_job(key="k")
+    assert backend.push(holder).deduplicated is False
+    assert backend.requeue(dead.id) is True
+    assert record(backend, dead.id)["state"] == "waiting"
+    assert record(backend, dead.id)["key"] is None  # it no longer holds a key
+    assert backend.push(new_job(key="k")) == EnqueueResult(holder.id, "waiting", True)
+    for _ in range(2):  # the holder finishing frees the key; the requeued job never had it
+        claim = must_claim(backend)
+        assert backend.complete(claim.job_id, claim.token, None)
+    assert backend.push(new_job(key="k")).deduplicated is False
+
+
+# -- purge: retention of finished jobs ------------------------------------------------------
+def dead_jobs(backend: Backend, finished: list[float], queue: str = "q") -> list[str]:
+    """Jobs dead-lettered (stalled) at the given finish times, in that order."""
+    ids = []
+    for at in finished:
+        job = new_job(queue)
+        backend.push(job)
+        must_claim(backend, queue)
+        assert backend.reap_expired(queue, at, max_stalls=1) == Reaped(stalled=[job.id])
+        ids.append(job.id)
+    return ids
+
+
+def completed_jobs(backend: Backend, count: int, queue: str = "q") -> list[str]:
+    ids = []
+    for _ in range(count):
+        job = new_job(queue)
+        backend.push(job)
+        claim = must_claim(backend, queue)
+        assert backend.complete(job.id, claim.token, None)
+        ids.append(job.id)
+    return ids
+
+
+def listed(backend: Backend, **filters: Any) -> list[str]:
+    return [r["id"] for r in backend.list_jobs(limit=1000, **filters)]
+
+
+LATER = time.time() + 10_000  # beyond every lease a test takes: reaps then always expire
+
+
+def test_purge_by_age_deletes_only_jobs_finished_before(backend: Backend) -> None:
+    done = completed_jobs(backend, 4)
+    cutoff = record(backend, done[2])["finished_at"]
+    assert backend.purge("q", "completed", finished_before=cutoff) == 2
+    assert [backend.get_job(i) for i in done[:2]] == [None, None]
+    assert listed(backend, state="completed") == [done[3], done[2]]
+    assert listed(backend, queue="q") == [done[3], done[2]]
+    assert listed(backend) == [done[3], done[2]]
+    assert backend.queue_counts(["q"])["q"]["completed"] == 4  # a total: it never shrinks
+    assert backend.purge("q", "completed", finished_before=cutoff) == 0
+
+
+def test_purge_by_keep_deletes_all_but_the_newest(backend: Backend) -> None:
+    dead = dead_jobs(backend, [LATER + i for i in (5, 1, 4, 2, 3)])  # finished out of order
+    by_finish = [dead[1], dead[3], dead[4], dead[2], dead[0]]
+    assert backend.purge("q", "failed", keep=2) == 3
+    assert [i for i in dead if backend.get_job(i)] == [dead[0], dead[2]]
+    assert listed(backend, state="failed") == [dead[2], dead[0]]
+    assert backend.queue_counts(["q"])["q"]["failed"] == 2
+    assert backend.purge("q", "failed", keep=2) == 0
+    assert backend.purge("q", "failed", keep=0) == 2
+    assert [backend.get_job(i) for i in by_finish] == [None] * 5
+    assert backend.queue_counts(["q"])["q"]["failed"] == 0
+
+
+def test_purge_by_age_and_keep_deletes_what_either_selects(backend: Backend) -> None:
+    dead = dead_jobs(backend, [LATER + i for i in range(6)])
+    assert backend.purge("q", "failed", finished_before=LATER + 2, keep=5) == 2
+    assert listed(backend, state="failed") == dead[:1:-1]
+    assert backend.purge("q", "failed", finished_before=LATER + 1, keep=2) == 2
+    assert listed(backend, state="failed") == [dead[5], dead[4]]
+    assert backend.purge("q", "failed", finished_before=LATER + 4.5, keep=3) == 1
+    assert listed(backend, state="failed") == [dead[5]]
+    assert backend.purge("q", "failed") == 0  # no bound given: nothing selected
+
+
+def test_purge_respects_the_limit_oldest_first(backend: Backend) -> None:
+    dead = dead_jobs(backend, [LATER + i for i in range(5)])
+    assert backend.purge("q", "failed", keep=0, limit=2) == 2
+    assert listed(backend, state="failed") == dead[:1:-1]
+    assert backend.purge("q", "failed", finished_before=LATER + 10, limit=2) == 2
+    assert listed(backend, state="failed") == [dead[4]]
+    assert backend.purge("q", "failed", keep=0, limit=0) == 0
+    assert backend.purge("q", "failed", keep=0, limit=2) == 1
+    assert backend.queue_counts(["q"])["q"]["failed"] == 0
+
+
+def test_purge_leaves_other_queues_and_states_alone(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    other_dead = dead_jobs(backend, [LATER], queue="other")
+    other_done = completed_jobs(backend, 1, queue="other")
+    everything = listed(backend)
+    counts = backend.queue_counts(["q", "other"])
+    assert backend.purge("q", "failed", keep=0) == 1
+    assert backend.get_job(ids["failed"]) is None
+    assert listed(backend) == [i for i in everything if i != ids["failed"]]
+    assert backend.queue_counts(["q", "other"]) == {
+        "q": {**counts["q"], "failed": 0},
+        "other": counts["other"],
+    }
+    assert backend.purge("q", "canceled", keep=0) == 0
+    assert backend.purge("q", "completed", keep=0) == 2
+    assert listed(backend, queue="q", state="completed") == []
+    assert listed(backend, queue="other") == [other_done[0], other_dead[0]]
+    assert backend.queue_counts(["q"])["q"]["completed"] == 2
+
+
+def test_purge_frees_the_key_of_a_deleted_job(backend: Backend) -> None:
+    dead = failed_job(backend, key="k")
+    assert backend.purge("q", "failed", keep=0) == 1
+    assert backend.get_job(dead.id) is None
+    again = new_job(key="k")
+    assert backend.push(again) == EnqueueResult(again.id, "waiting", False)
+
+
+@pytest.mark.parametrize("state", ["waiting", "delayed", "active", "retrying", "bogus"])
+def test_purge_takes_only_final_states(backend: Backend, state: str) -> None:
+    backend.push(new_job())
+    with pytest.raises(ValueError, match="final state"):
+        backend.purge("q", state, keep=0)
+    assert backend.queue_counts(["q"])["q"]["waiting"] == 1
 
 
 # -- reading -------------------------------------------------------------------------------

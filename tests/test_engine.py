@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.backends.base import Backend, NewJob
+from runtime.backends.base import Backend, NewJob, Reaped
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.plugins import load_plugins
@@ -131,7 +131,7 @@ def test_late_outcome_after_lost_lease_is_ignored(runtime_: Runtime) -> None:
     task = huey.dequeue()
     assert task is not None
     time.sleep(0.3)
-    assert huey.backend.reap_expired("default", time.time()) == 1
+    assert huey.backend.reap_expired("default", time.time()) == Reaped(recovered=[job_id])
     huey.execute(task)  # finishes after its lease was reaped: fenced off
     record = runtime_.job(job_id)
     # The late ack changed nothing; the same round trip claimed the job again (attempt 2).
@@ -139,6 +139,34 @@ def test_late_outcome_after_lost_lease_is_ignored(runtime_: Runtime) -> None:
     assert (record["state"], record["attempts"], record["result"]) == ("active", 2, None)
     run_next(huey)
     assert (runtime_.job(job_id) or {})["state"] == "completed"
+
+
+def test_read_schedule_dead_letters_a_job_after_max_stalls(
+    runtime_: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = runtime_.enqueue("diagnostics.echo", {"message": "hangs"})
+    huey = RuntimeHuey(
+        "default", runtime_.backend, list(runtime_.registry), lease_seconds=0.02, max_stalls=2
+    )
+    assert huey.max_stalls == 2
+    for level in ("WARNING", "ERROR"):
+        caplog.clear()
+        assert huey.dequeue() is not None  # its worker "dies": nobody acks or renews
+        time.sleep(0.05)
+        assert huey.read_schedule() == []
+        logged = [r for r in caplog.records if r.name == "runtime.engine"]
+        assert [(r.levelname, r.getMessage()) for r in logged] == [
+            (level, LOGGED[level]),
+        ]
+    record = runtime_.job(job_id)
+    assert record is not None
+    assert (record["state"], record["stalls"], record["error"]["type"]) == ("failed", 2, "Stalled")
+
+
+LOGGED = {
+    "WARNING": "returned 1 jobs with expired leases to default",
+    "ERROR": "dead-lettered 1 jobs of default as stalled: their lease expired 2 times",
+}
 
 
 def test_progress_is_recorded(runtime_: Runtime) -> None:
@@ -200,7 +228,7 @@ def test_outcome_during_an_outage_is_not_lost(
         record = wait_for_record(rt, job_id)
         assert (record["state"], record["attempts"]) == ("active", 1)
         time.sleep(0.6)
-        assert rt.backend.reap_expired("default", time.time()) == 1
+        assert rt.backend.reap_expired("default", time.time()) == Reaped(recovered=[job_id])
         assert (rt.job(job_id) or {})["state"] == "waiting"
     finally:
         server.stop()

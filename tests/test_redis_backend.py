@@ -20,7 +20,8 @@ from typing import Any
 import pytest
 import redis
 
-from runtime.backends import redis as redis_module
+# Not `from runtime.backends import redis`: the package imports redis-py under that name.
+import runtime.backends.redis as redis_module
 from runtime.backends import redis_keys as keys
 from runtime.backends.base import Claim, NewJob
 from runtime.backends.redis import RedisBackend, mask_url
@@ -264,6 +265,7 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
     }
     expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
     expected.discard(keys.IDEMPOTENCY)  # the only key was freed by complete
+    expected.discard(keys.canceled("q"))  # no backend operation cancels a job yet
     found = {redis_module._text(k) for k in raw.keys("*")}
     job_keys = {k for k in found if k.startswith(keys.JOB_PREFIX)}
     assert len(job_keys) == 8
@@ -274,7 +276,14 @@ def test_a_job_is_in_exactly_one_state_set_at_every_step(
     rb: RedisBackend, raw: redis.Redis
 ) -> None:
     def where(job_id: str) -> list[str]:
-        sets = (keys.WAITING, keys.DELAYED, keys.ACTIVE, keys.FAILED, keys.COMPLETED)
+        sets = (
+            keys.WAITING,
+            keys.DELAYED,
+            keys.ACTIVE,
+            keys.FAILED,
+            keys.COMPLETED,
+            keys.CANCELED,
+        )
         return [s for s in sets if raw.zscore(keys.queue("q", s), job_id) is not None]
 
     now = time.time()
@@ -299,6 +308,69 @@ def test_a_job_is_in_exactly_one_state_set_at_every_step(
     rb.fail(job.id, claim.token, {"type": "E"})
     assert where(job.id) == [keys.FAILED]
     assert raw.hget(keys.job(job.id), "token") is None
+    assert rb.requeue(job.id) is True
+    assert where(job.id) == [keys.WAITING]
+    claim = must_claim(rb)
+    stalled_at = claim.deadline + 1
+    assert rb.reap_expired("q", stalled_at, max_stalls=1).stalled == [job.id]
+    assert where(job.id) == [keys.FAILED]
+    assert raw.zscore(keys.failed("q"), job.id) == stalled_at
+    assert raw.hget(keys.job(job.id), "token") is None
+
+
+def cancel_by_hand(raw: redis.Redis, job_id: str, at: float) -> None:
+    """What a cancel would store (no backend operation cancels yet)."""
+    raw.hset(keys.job(job_id), mapping={"state": "canceled", "finished_at": at})
+    raw.zrem(keys.waiting("q"), job_id)
+    raw.zadd(keys.canceled("q"), {job_id: at})
+
+
+def test_canceled_jobs_are_requeued_and_purged_through_their_set(
+    rb: RedisBackend, raw: redis.Redis
+) -> None:
+    first, second = new_job(), new_job()
+    rb.push_many([first, second])
+    now = time.time()
+    cancel_by_hand(raw, first.id, now)
+    cancel_by_hand(raw, second.id, now + 1)
+    assert rb.requeue(first.id) is True
+    assert raw.zscore(keys.canceled("q"), first.id) is None
+    assert rb.get_job(first.id)["state"] == "waiting"  # type: ignore[index]
+    assert rb.purge("q", "canceled", finished_before=now + 2) == 1
+    assert rb.get_job(second.id) is None
+    assert raw.exists(keys.canceled("q")) == 0
+    assert must_claim(rb).job_id == first.id
+
+
+def test_stalls_are_written_on_the_first_stall_and_read_as_0_before(
+    rb: RedisBackend, raw: redis.Redis
+) -> None:
+    job = new_job()
+    rb.push(job)
+    assert raw.hexists(keys.job(job.id), "stalls") is False  # records from before stalls too
+    assert rb.get_job(job.id)["stalls"] == 0  # type: ignore[index]
+    claim = must_claim(rb)
+    rb.reap_expired("q", claim.deadline + 1)
+    assert raw.hget(keys.job(job.id), "stalls") == b"1"
+
+
+def test_purge_removes_the_job_from_every_index(rb: RedisBackend, raw: redis.Redis) -> None:
+    done, dead = new_job(), new_job(key="k")
+    rb.push_many([done, dead])
+    claim = must_claim(rb)
+    rb.complete(claim.job_id, claim.token, None)
+    claim = must_claim(rb)
+    rb.fail(claim.job_id, claim.token, {"type": "E"})
+    raw.hset(keys.IDEMPOTENCY, "k", dead.id)  # a key still mapped to it must go too
+    raw.hset(keys.IDEMPOTENCY, "other", "another-job")
+    assert rb.purge("q", "failed", keep=0) == 1
+    assert rb.purge("q", "completed", keep=0) == 1
+    for job_id in (done.id, dead.id):
+        assert raw.exists(keys.job(job_id)) == 0
+        for index in (keys.ALL_JOBS, keys.queue_jobs("q"), keys.failed("q"), keys.completed("q")):
+            assert raw.zscore(index, job_id) is None
+    assert raw.hgetall(keys.IDEMPOTENCY) == {b"other": b"another-job"}
+    assert raw.get(keys.completed_total("q")) == b"1"
 
 
 def test_times_survive_the_scripts_exactly(rb: RedisBackend) -> None:
@@ -342,8 +414,27 @@ def test_promote_and_reap_move_more_than_one_batch(
     rb.push_many([new_job(eta=now + 10) for _ in range(10)])
     assert rb.promote_due("q", now + 11) == 10
     claims = [must_claim(rb) for _ in range(10)]
-    assert rb.reap_expired("q", max(c.deadline for c in claims) + 1) == 10
+    reaped = rb.reap_expired("q", max(c.deadline for c in claims) + 1)
+    assert sorted(reaped.recovered) == sorted(c.job_id for c in claims)
+    assert reaped.stalled == []
     assert rb.queue_counts(["q"])["q"]["waiting"] == 10
+    claims = [must_claim(rb) for _ in range(10)]
+    reaped = rb.reap_expired("q", max(c.deadline for c in claims) + 1, max_stalls=2)
+    assert (reaped.recovered, sorted(reaped.stalled)) == ([], sorted(c.job_id for c in claims))
+
+
+def test_purge_deletes_more_than_one_batch_within_its_limit(
+    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(redis_module, "BATCH", 3)
+    rb.push_many([new_job() for _ in range(10)])
+    for _ in range(10):
+        claim = must_claim(rb)
+        rb.fail(claim.job_id, claim.token, {"type": "E"})
+    assert rb.purge("q", "failed", keep=0, limit=7) == 7
+    assert rb.queue_counts(["q"])["q"]["failed"] == 3
+    assert rb.purge("q", "failed", finished_before=time.time() + 1) == 3
+    assert rb.queue_counts(["q"])["q"]["failed"] == 0
 
 
 def test_listing_by_state_pages_through_the_index_when_sets_are_big(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.backends import open_backend
+from runtime.backends.base import NewJob
 from runtime.backends.sqlite import SqliteBackend
 from runtime.errors import BackendUnavailable
 
@@ -85,11 +86,58 @@ def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
         module.SQL_PROMOTE: ("q", 1.0),
         module.SQL_REAP: ("q", 1.0),
         module.SQL_PENDING_KEY: ("k",),
+        module.SQL_STALL: (1.0, "{}", "id"),
+        module.SQL_DEAD_KEY: ("id",),
+        module.SQL_REQUEUE: ("k", None, "id"),
+        module.SQL_KEEP_CUTOFF: ("q", "failed", 100),
+        module.SQL_PURGE: ("q", "failed", 1.0, 1.0, 7, 1000),
     }
     try:
         for sql, params in queries.items():
             plan = [row[3] for row in conn.execute(f"explain query plan {sql}", params)]
             assert not any(step.startswith("SCAN") for step in plan), (sql, plan)
+            assert not any("TEMP B-TREE" in step for step in plan), (sql, plan)
             assert any("INDEX" in step or "PRIMARY KEY" in step for step in plan), (sql, plan)
     finally:
         conn.close()
+
+
+def test_sqlite_adds_the_stalls_column_to_an_older_database(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    backend = SqliteBackend(path)
+    job = NewJob(id="j1", job="tests.echo", queue="q", data=b"{}")
+    backend.push(job)
+    backend.close()
+    with sqlite3.connect(path) as conn:  # the table as the first release created it
+        conn.execute("alter table jobs drop column stalls")
+    backend = SqliteBackend(path)
+    try:
+        assert backend.get_job("j1")["stalls"] == 0  # type: ignore[index]
+        claim = backend.claim("q", 30, 0)
+        assert claim is not None
+        assert backend.reap_expired("q", claim.deadline + 1, max_stalls=1).stalled == ["j1"]
+        assert backend.get_job("j1")["stalls"] == 1  # type: ignore[index]
+    finally:
+        backend.close()
+    SqliteBackend(path).close()  # opening it again finds the column and leaves it
+
+
+def test_sqlite_canceled_jobs_are_requeued_and_purged(tmp_path: Path) -> None:
+    """No backend operation cancels yet: store what a cancel would, by hand."""
+    path = tmp_path / "canceled.db"
+    backend = SqliteBackend(path)
+    try:
+        backend.push_many(
+            [NewJob(id=i, job="tests.echo", queue="q", data=b"{}") for i in ("a", "b")]
+        )
+        with sqlite3.connect(path) as conn:
+            conn.execute("update jobs set state = 'canceled', finished_at = 5.0 where id = 'a'")
+            conn.execute("update jobs set state = 'canceled', finished_at = 6.0 where id = 'b'")
+        assert backend.requeue("a") is True
+        assert backend.get_job("a")["state"] == "waiting"  # type: ignore[index]
+        assert backend.purge("q", "canceled", finished_before=7.0) == 1
+        assert backend.get_job("b") is None
+        claim = backend.claim("q", 30, 0)
+        assert claim is not None and claim.job_id == "a"
+    finally:
+        backend.close()

@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import redis as redis_py
+
 from runtime.backends.base import Backend
-from runtime.errors import ConfigError
+from runtime.errors import BackendUnavailable, ConfigError
+
+# What a backend raises when it cannot be reached right now (as opposed to a bug): SQLite
+# wraps its errors in BackendUnavailable; Redis calls raise redis-py's connection errors.
+OUTAGE_ERRORS = (BackendUnavailable, redis_py.ConnectionError, redis_py.TimeoutError)
 
 
 def open_backend(url: str, base_dir: Path | None = None) -> Backend:

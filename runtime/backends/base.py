@@ -82,6 +82,27 @@ class Reaped:
     stalled: list[str] = field(default_factory=list)
 
 
+def final_state(state: str) -> str:
+    """`state` if it is final (what `purge` takes), else ValueError."""
+    if state not in FINAL_STATES:
+        raise ValueError(f"purge takes a final state (completed, failed, canceled), not '{state}'")
+    return state
+
+
+# The error of a job `reap_expired` dead-letters. The message is printf-style (`%d`: the
+# stall count) so that the Redis script formats the very same text with string.format.
+STALLED_ERROR: dict[str, Any] = {
+    "type": "Stalled",
+    "message": "lease expired %d times: the job's worker keeps dying or hanging",
+    "traceback": None,
+}
+
+
+def stalled_error(stalls: int) -> dict[str, Any]:
+    """STALLED_ERROR for a job whose lease expired `stalls` times."""
+    return {**STALLED_ERROR, "message": STALLED_ERROR["message"] % stalls}
+
+
 @dataclass(frozen=True)
 class Claim:
     """A job handed to one worker until `deadline` unless renewed."""

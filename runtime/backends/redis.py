@@ -21,7 +21,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,10 +35,13 @@ from runtime.backends import redis_keys as keys
 from runtime.backends.base import (
     COUNTED_STATES,
     RECORD_KEYS,
+    STALLED_ERROR,
     Backend,
     Claim,
     EnqueueResult,
     NewJob,
+    Reaped,
+    final_state,
 )
 from runtime.errors import BackendUnavailable
 from runtime.serializer import describe_message
@@ -46,7 +49,7 @@ from runtime.serializer import describe_message
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
 SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
 HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed on reuse
-BATCH = 1000  # jobs moved per promote/reap script call: keeps each call short
+BATCH = 1000  # jobs per promote/reap/purge script call: keeps each call short
 SCAN_BUDGET = 5000  # index entries one list_scan call examines (a few ms of Redis time)
 
 PUSH_BATCH = 500  # jobs per push_many script call: large enough to amortise, small enough
@@ -66,13 +69,17 @@ SCRIPTS = (
     "bury",
     "promote",
     "reap",
+    "requeue",
+    "purge",
     "list_scan",
     "put_if_empty",
     "drop_workers",
 )
 
 JSON_FIELDS = frozenset({"progress", "result", "error", "payload"})
-INT_FIELDS = frozenset({"attempts", "priority"})
+INT_FIELDS = frozenset({"attempts", "priority", "stalls"})
+# Values of fields a record may lack: `stalls` is first written when a lease expires.
+ABSENT = {"stalls": 0}
 FLOAT_FIELDS = frozenset({"enqueued_at", "started_at", "finished_at", "eta"})
 # Read with every record: `seq` orders listings, the rest is RECORD_KEYS (no `data`).
 READ_FIELDS = (*RECORD_KEYS, "seq")
@@ -85,6 +92,7 @@ STATE_SETS = {
     "active": keys.ACTIVE,
     "failed": keys.FAILED,
     "completed": keys.COMPLETED,
+    "canceled": keys.CANCELED,
 }
 # list_jobs by state reads the state sets whole when they hold at most this many ids;
 # beyond that it walks the newest-first index instead (redis_list_scan.lua).
@@ -263,19 +271,48 @@ class RedisBackend(PriorityRedisStorage, Backend):
         return bool(self._run("progress", job_id, token, value))
 
     def promote_due(self, queue: str, now: float) -> int:
-        return self._move_batches("promote", queue, now)
+        return sum(int(moved) for _, moved in self._batches("promote", queue, now))
 
-    def reap_expired(self, queue: str, now: float) -> int:
-        return self._move_batches("reap", queue, now)
+    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
+        recovered: list[str] = []
+        stalled: list[str] = []
+        error = _dumps(STALLED_ERROR)  # the script formats the stall count into it
+        for _, back, dead in self._batches("reap", queue, now, max_stalls, error):
+            recovered += [_text(i) for i in back]
+            stalled += [_text(i) for i in dead]
+        return Reaped(recovered=recovered, stalled=stalled)
 
-    def _move_batches(self, script: str, queue: str, now: float) -> int:
-        """Run a promote/reap script until it finds less than a full batch."""
-        moved = 0
+    def _batches(self, script: str, queue: str, now: float, *extra: Any) -> Iterator[Any]:
+        """Replies of a promote/reap script ({ids examined, ...}), run BATCH jobs at a time
+        until a call finds less than a full batch."""
         while True:
-            examined, count = self._run(script, queue, now, BATCH)
-            moved += int(count)
-            if int(examined) < BATCH:
-                return moved
+            reply = self._run(script, queue, now, BATCH, *extra)
+            yield reply
+            if int(reply[0]) < BATCH:
+                return
+
+    # -- dead letters and retention ------------------------------------------------------
+    def requeue(self, job_id: str, data: bytes | None = None) -> bool:
+        return bool(self._run("requeue", job_id, data))
+
+    def purge(
+        self,
+        queue: str,
+        state: str,
+        finished_before: float | None = None,
+        keep: int | None = None,
+        limit: int = 10_000,
+    ) -> int:
+        final_state(state)
+        keep = None if keep is None else max(keep, 0)
+        purged = 0
+        while purged < limit:  # in batches, so that no one call blocks Redis for long
+            want = min(BATCH, limit - purged)
+            examined, deleted = self._run("purge", queue, state, finished_before, keep, want)
+            purged += int(deleted)
+            if int(examined) < want:
+                break
+        return purged
 
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
@@ -455,7 +492,7 @@ def _record(values: list[bytes | None]) -> dict[str, Any] | None:
 
 def _decode(name: str, value: bytes | None) -> Any:
     if value is None:
-        return None
+        return ABSENT.get(name)
     text = value.decode()
     if name in JSON_FIELDS:
         try:

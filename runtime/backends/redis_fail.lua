@@ -3,7 +3,5 @@ local id, token, err, now = unpack(ARGV)
 local queue = fenced_queue(id, token)
 if not queue then return 0 end
 end_lease(id, queue)
-redis.call('HSET', job_key(id), 'state', 'failed', 'error', err, 'finished_at', now)
-redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
-free_key(id)
+dead_letter(id, queue, err, now)
 return 1

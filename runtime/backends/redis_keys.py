@@ -6,7 +6,8 @@ Layout (all under the `rt:` prefix):
 
     rt:job:{id}                    hash: one job record (RECORD_KEYS fields plus `data`, the
                                    message, `token`, the live claim's, and `seq`, its push
-                                   sequence number; dicts JSON-encoded; absent field = None)
+                                   sequence number; dicts JSON-encoded; absent field = None,
+                                   but absent `stalls` = 0: it is written on the first stall)
     rt:seq                         counter: global push sequence (FIFO tie-breaker)
     rt:jobs                        zset: every job id, scored by its push sequence number
                                    (= enqueue order, without the ties a clock would have)
@@ -23,6 +24,7 @@ Layout (all under the `rt:` prefix):
     rt:q:{queue}:active            zset: claimed ids, scored by lease deadline
     rt:q:{queue}:failed            zset: dead-letter ids, scored by finish time
     rt:q:{queue}:completed         zset: completed ids, scored by finish time
+    rt:q:{queue}:canceled          zset: canceled ids, scored by finish time (purge's index)
     rt:q:{queue}:completed:total   counter: jobs ever completed on the queue
     rt:q:{queue}:marker            list: wake-up markers for blocked claimers (capped)
 
@@ -52,9 +54,20 @@ DELAYED = "delayed"
 ACTIVE = "active"
 FAILED = "failed"
 COMPLETED = "completed"
+CANCELED = "canceled"
 COMPLETED_TOTAL = "completed:total"
 MARKER = "marker"
-QUEUE_SUFFIXES = (JOBS, WAITING, DELAYED, ACTIVE, FAILED, COMPLETED, COMPLETED_TOTAL, MARKER)
+QUEUE_SUFFIXES = (
+    JOBS,
+    WAITING,
+    DELAYED,
+    ACTIVE,
+    FAILED,
+    COMPLETED,
+    CANCELED,
+    COMPLETED_TOTAL,
+    MARKER,
+)
 
 # A marker list longer than this wakes no more claimers than it would at this length.
 MARKER_CAP = 64
@@ -97,6 +110,10 @@ def failed(name: str) -> str:
 
 def completed(name: str) -> str:
     return queue(name, COMPLETED)
+
+
+def canceled(name: str) -> str:
+    return queue(name, CANCELED)
 
 
 def completed_total(name: str) -> str:

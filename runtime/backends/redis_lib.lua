@@ -2,7 +2,8 @@
 -- script. Numbers go to redis.call as Lua numbers, never through string concatenation:
 -- Lua's tostring keeps only 14 digits, redis.call converts them exactly.
 
-local FINAL = {completed = true, failed = true, canceled = true}
+-- Final states, each with the per-queue set that holds its jobs scored by finish time.
+local FINAL = {completed = Q.COMPLETED, failed = Q.FAILED, canceled = Q.CANCELED}
 
 -- Make a job claimable. The score puts higher priorities first and, within one, orders by
 -- the push sequence number: a job coming back (promoted, released, reaped) keeps its place
@@ -42,6 +43,23 @@ local function free_key(id)
   if key and redis.call('HGET', IDEMPOTENCY_KEY, key) == id then
     redis.call('HDEL', IDEMPOTENCY_KEY, key)
   end
+end
+
+-- Active (lease ended) -> failed: the dead-letter set, scored by finish time.
+local function dead_letter(id, queue, err, now)
+  redis.call('HSET', job_key(id), 'state', 'failed', 'error', err, 'finished_at', now)
+  redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
+  free_key(id)
+end
+
+-- The pending job holding idempotency `key`, and its state; nil when the key is free
+-- (unmapped, or mapped to a job that finished or was deleted).
+local function key_holder(key)
+  local holder = redis.call('HGET', IDEMPOTENCY_KEY, key)
+  if not holder then return nil end
+  local state = redis.call('HGET', job_key(holder), 'state')
+  if state and not FINAL[state] then return holder, state end
+  return nil
 end
 
 -- Move the next waiting job to active under a new lease, in one step (never lost).
@@ -87,11 +105,8 @@ end
 -- Returns {id, state, deduplicated (0/1)}. The caller wakes a worker for a waiting job.
 local function push_job(id, job, queue, data, payload, priority, eta, key, now)
   if key ~= '' then
-    local existing = redis.call('HGET', IDEMPOTENCY_KEY, key)
-    if existing then
-      local state = redis.call('HGET', job_key(existing), 'state')
-      if state and not FINAL[state] then return {existing, state, 1} end
-    end
+    local holder, state = key_holder(key)
+    if holder then return {holder, state, 1} end
     redis.call('HSET', IDEMPOTENCY_KEY, key, id)
   end
 
@@ -118,17 +133,17 @@ end
 
 -- Put ids back in waiting at their push-order place (jobs that finished meanwhile are
 -- only dropped); `leave(id)` first takes each out of the set it was in. Returns the
--- number moved, with one wake-up marker each.
+-- ids moved, with one wake-up marker each.
 local function back_to_waiting(ids, queue, leave)
-  local moved = 0
+  local moved = {}
   for _, id in ipairs(ids) do
     leave(id)
     local rec = redis.call('HMGET', job_key(id), 'state', 'priority', 'seq')
     if rec[1] and not FINAL[rec[1]] then
       enqueue_waiting(id, queue, rec[2], rec[3])
-      moved = moved + 1
+      moved[#moved + 1] = id
     end
   end
-  wake(queue, moved)
+  wake(queue, #moved)
   return moved
 end

@@ -4,4 +4,4 @@ local queue, now, limit = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local delayed = qkey(queue, Q.DELAYED)
 local ids = redis.call('ZRANGEBYSCORE', delayed, '-inf', now, 'LIMIT', 0, limit)
 local moved = back_to_waiting(ids, queue, function(id) redis.call('ZREM', delayed, id) end)
-return {#ids, moved}
+return {#ids, #moved}

@@ -34,6 +34,9 @@ from runtime.backends.base import (
     Claim,
     EnqueueResult,
     NewJob,
+    Reaped,
+    final_state,
+    stalled_error,
 )
 from runtime.errors import BackendUnavailable
 from runtime.serializer import describe_message
@@ -71,7 +74,8 @@ SCHEMA = [
         eta real,
         lease_deadline real,
         token text,
-        worker text)""",
+        worker text,
+        stalls integer not null default 0)""",
     "create index if not exists jobs_queue_state on jobs (queue, state)",
     "create index if not exists jobs_state on jobs (state)",
     "create index if not exists jobs_queue on jobs (queue)",
@@ -82,6 +86,10 @@ SCHEMA = [
     """create index if not exists jobs_lease on jobs (queue, lease_deadline)
         where state = 'active'""",
     "create index if not exists jobs_key on jobs (key) where key is not null",
+    # Finished jobs by finish time, for purge: only final states set finished_at, so the
+    # hot paths never touch this index until a job's last transition.
+    """create index if not exists jobs_finished on jobs (queue, state, finished_at)
+        where finished_at is not null""",
     # A row per queue ever pushed to: known_queues, and the completed total (jobs rows may
     # be cleaned away, the total must not shrink).
     """create table if not exists queues (
@@ -93,6 +101,10 @@ SCHEMA = [
     """create table if not exists expiring_keys (
         key text primary key, expires_at real not null)""",
 ]
+
+# Columns added after the first release: `create table if not exists` leaves an older
+# database's table as it was, so initialize_schema adds these when they are missing.
+ADDED_COLUMNS = {"stalls": "stalls integer not null default 0"}
 
 RECORD_COLUMNS = ", ".join(RECORD_KEYS)
 JSON_FIELDS = ("progress", "result", "error", "payload")
@@ -111,8 +123,28 @@ SQL_PROMOTE = """
     update jobs set state = 'waiting'
     where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
 SQL_REAP = """
-    update jobs set state = 'waiting', token = null, lease_deadline = null
-    where queue = ? and state = 'active' and lease_deadline < ?"""
+    update jobs set state = 'waiting', token = null, lease_deadline = null, stalls = stalls + 1
+    where queue = ? and state = 'active' and lease_deadline < ?
+    returning id, stalls"""
+SQL_STALL = "update jobs set state = 'failed', finished_at = ?, error = ? where id = ?"
+SQL_DEAD_KEY = "select key from jobs where id = ? and state in ('failed', 'canceled')"
+SQL_REQUEUE = """
+    update jobs set state = 'waiting', error = null, finished_at = null, stalls = 0,
+        progress = null, token = null, lease_deadline = null, key = ?, data = coalesce(?, data)
+    where id = ?"""
+# purge: the newest finished row beyond the `keep` newest (the first one to delete).
+SQL_KEEP_CUTOFF = """
+    select finished_at, seq from jobs
+    where queue = ? and state = ? and finished_at is not null
+    order by finished_at desc, seq desc limit 1 offset ?"""
+# purge: the oldest finished rows up to a (finished_at, seq) bound, inclusive, written
+# so that `finished_at <= ?` is the index range and the rest only filters its edge.
+SQL_PURGE = """
+    delete from jobs where seq in (
+        select seq from jobs
+        where queue = ? and state = ? and finished_at is not null
+            and finished_at <= ? and (finished_at < ? or seq <= ?)
+        order by finished_at, seq limit ?)"""
 SQL_PENDING_KEY = f"select id, state from jobs where key = ? and {NOT_FINAL} limit 1"
 SQL_INSERT = """
     insert into jobs (id, job, queue, state, priority, data, payload, key,
@@ -143,6 +175,14 @@ class SqliteBackend(SqliteStorage, Backend):
             super().__init__(name="runtime", filename=str(self.path), timeout=BUSY_TIMEOUT)
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from None
+
+    def initialize_schema(self) -> None:
+        super().initialize_schema()
+        with self.db(commit=True, close=True) as cur:  # Huey's exclusive transaction
+            have = {row[1] for row in cur.execute("pragma table_info(jobs)")}
+            for column, definition in ADDED_COLUMNS.items():
+                if column not in have:
+                    cur.execute(f"alter table jobs add column {definition}")
 
     def _create_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection = super()._create_connection()
@@ -372,8 +412,36 @@ class SqliteBackend(SqliteStorage, Backend):
     def promote_due(self, queue: str, now: float) -> int:
         return self._write(lambda cur: cur.execute(SQL_PROMOTE, (queue, now)).rowcount)
 
-    def reap_expired(self, queue: str, now: float) -> int:
-        return self._write(lambda cur: cur.execute(SQL_REAP, (queue, now)).rowcount)
+    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
+        return self._write(lambda cur: _reap(cur, queue, now, max_stalls))
+
+    # -- dead letters and retention ----------------------------------------------------
+    def requeue(self, job_id: str, data: bytes | None = None) -> bool:
+        return self._write(lambda cur: _requeue(cur, job_id, data))
+
+    def purge(
+        self,
+        queue: str,
+        state: str,
+        finished_before: float | None = None,
+        keep: int | None = None,
+        limit: int = 10_000,
+    ) -> int:
+        final_state(state)
+        if limit <= 0:
+            return 0
+
+        def delete(cur: sqlite3.Cursor) -> int:
+            bound = _purge_bound(cur, queue, state, finished_before, keep)
+            if bound is None:
+                return 0
+            finished_at, seq = bound
+            params = (queue, state, finished_at, finished_at, seq, limit)
+            return cur.execute(SQL_PURGE, params).rowcount
+
+        # Deleting the rows is all: a key is held by its row, the completed total lives
+        # in `queues`, and the failed count is counted from rows.
+        return self._write(delete)
 
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
@@ -478,6 +546,50 @@ class SqliteBackend(SqliteStorage, Backend):
 
     def close(self) -> None:
         SqliteStorage.close(self)
+
+
+def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:
+    """Every expired lease back to waiting with one more stall, then the jobs at
+    `max_stalls` on to failed; one transaction, so nobody sees the step between."""
+    expired = cur.execute(SQL_REAP, (queue, now)).fetchall()
+    stalled = [(job_id, stalls) for job_id, stalls in expired if stalls >= max_stalls]
+    cur.executemany(
+        SQL_STALL, [(now, _dumps(stalled_error(stalls)), job_id) for job_id, stalls in stalled]
+    )
+    recovered = [job_id for job_id, stalls in expired if stalls < max_stalls]
+    return Reaped(recovered=recovered, stalled=[job_id for job_id, _ in stalled])
+
+
+def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
+    """A failed or canceled job back to waiting at its old place (its seq), as release does."""
+    row = cur.execute(SQL_DEAD_KEY, (job_id,)).fetchone()
+    if row is None:
+        return False
+    key = row[0]
+    # A key is held by whichever pending row carries it: if another pending job took the
+    # key meanwhile, this one gives it up rather than making the key ambiguous.
+    if key is not None and cur.execute(SQL_PENDING_KEY, (key,)).fetchone() is not None:
+        key = None
+    cur.execute(SQL_REQUEUE, (key, data, job_id))
+    return True
+
+
+def _purge_bound(
+    cur: sqlite3.Cursor, queue: str, state: str, before: float | None, keep: int | None
+) -> tuple[float, int] | None:
+    """The newest (finished_at, seq) to delete, or None when nothing is to go.
+
+    Both criteria select the oldest rows by finish time, so together they select the
+    longer of the two prefixes: the larger bound.
+    """
+    bounds: list[tuple[float, int]] = []
+    if before is not None:
+        bounds.append((before, 0))  # seq >= 1: exactly the rows with finished_at < before
+    if keep is not None:
+        row = cur.execute(SQL_KEEP_CUTOFF, (queue, state, max(keep, 0))).fetchone()
+        if row is not None:
+            bounds.append((row[0], row[1]))
+    return max(bounds, default=None)
 
 
 def _is_outage(exc: sqlite3.Error) -> bool:

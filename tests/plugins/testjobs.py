@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import runtime
@@ -33,7 +34,22 @@ def slow_loop() -> None:
         sum(range(1000))
 
 
+@runtime.job(name="testjobs.mark")
+def mark(path: str, n: int, ctx: JobContext, sleep: float = 0.0) -> int:
+    """Append "<n> <attempt>" in one O_APPEND write: lines from concurrent runs never
+    interleave and a kill -9 leaves only whole lines, so chaos tests can count lost and
+    duplicate runs exactly."""
+    if sleep:
+        time.sleep(sleep)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{n} {ctx.attempt}\n".encode())
+    finally:
+        os.close(fd)
+    return n
+
+
 @runtime.hookimpl
 def register_jobs(registry: runtime.JobRegistry) -> None:
-    for func in (append, crash_once, slow_loop):
+    for func in (append, crash_once, slow_loop, mark):
         registry.add(func)
