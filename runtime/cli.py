@@ -183,6 +183,8 @@ def print_status(snapshot: dict[str, Any]) -> None:
             f"{q['delayed']:>9}{q['active']:>8}{q['failed']:>8}{q['completed']:>11}"
             f"{q['workers']:>9}"
         )
+    for run in snapshot["cron"]:
+        click.echo(f"cron {run['job']}: last fired {run['tick']} UTC by daemon {run['by']}")
     for alert in snapshot["alerts"]:
         click.echo(f"{alert['severity'].upper()}: {alert['message']}")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from runtime import alerts
+from runtime import alerts, cron
 from runtime.backends.base import COUNTED_STATES, FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
@@ -33,6 +33,7 @@ def status(backend: Backend, config: Config) -> dict[str, Any]:
         "queues": rows,
         "workers": workers,
         "alerts": firing,
+        "cron": cron.last_runs(backend),
     }
 
 

@@ -34,6 +34,7 @@ from huey.registry import Registry
 from huey.signals import SIGNAL_INTERRUPTED
 
 from runtime.backends.base import Backend, Claim, NewJob
+from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec
 from runtime.serializer import JSONSerializer, PoisonMessage, encode_result
@@ -90,6 +91,8 @@ class RuntimeHuey(Huey):
         self.lease_seconds = lease_seconds
         self.renew_interval = renew_interval
         self.claim_timeout = claim_timeout
+        self.stop_flag: Any = None  # the consumer's stop flag, set by runtime.worker
+        self._claims_waiting = _Counter()
         self.max_stalls = max_stalls
         self.notify = notify
         self.processed = 0
@@ -97,6 +100,7 @@ class RuntimeHuey(Huey):
         self._paused_until_check = 0.0
         self._paused = False
         self.cron_specs = [spec for spec in specs if spec.cron and spec.queue == queue]
+        self.cron = CronTicker(backend, self.cron_specs)
         for spec in specs:
             self._registry.register(_task_class(spec, self))
         self._prefetched = threading.local()
@@ -113,13 +117,22 @@ class RuntimeHuey(Huey):
     def dequeue(self) -> JobTask | None:
         claim = self._take_prefetched()
         if claim is None:
-            if self._is_paused():
+            if self._is_paused() or self._stopping():
                 time.sleep(PAUSE_CHECK_SECONDS)
                 return None
-            claim = self.backend.claim(self.queue, self.lease_seconds, self.claim_timeout)
+            with self._claims_waiting:
+                claim = self.backend.claim(self.queue, self.lease_seconds, self.claim_timeout)
             if claim is None:
                 return None
+        if self._stopping():
+            # A drain began while this thread waited for work (a job released by another
+            # thread's shutdown wakes it): hand the claim straight back.
+            self.backend.release(claim.job_id, claim.token)
+            return None
         return self._task_for(claim)
+
+    def _stopping(self) -> bool:
+        return self.stop_flag is not None and self.stop_flag.is_set()
 
     def _task_for(self, claim: Claim) -> JobTask | None:
         """The claimed message as a Huey task, or None after dead-lettering a poison one."""
@@ -293,7 +306,12 @@ class RuntimeHuey(Huey):
             )
 
     def _release_interrupted(self, signal: str, task: JobTask, *args: Any) -> None:
-        """Shutdown left this job running: hand it back so another worker takes it now."""
+        """Shutdown left this job running: hand it back so another worker takes it now.
+
+        Not before this process's idle workers have left their claim call (they take no
+        new one once the stop flag is set): the release wakes waiting claimers, and one
+        of ours would take the job back only to die with this process a moment later."""
+        self._claims_waiting.wait_until_idle(self.claim_timeout + 1)
         if self.backend.release(task.id, task.lease_token):
             log.warning("released job %s at shutdown", task.id, extra={"job_id": task.id})
 
@@ -343,19 +361,9 @@ class RuntimeHuey(Huey):
         return []
 
     def read_periodic(self, timestamp: datetime.datetime | None) -> list[Task]:
-        """Cron jobs due this minute that no other daemon has fired yet."""
+        """Cron jobs due this minute that no other daemon has fired yet (runtime/cron.py)."""
         now = timestamp or self._get_timestamp()
-        due = []
-        for spec in self.cron_specs:
-            matches = spec.cron_matches()
-            tick = now.strftime("%Y%m%d%H%M")
-            if (
-                matches
-                and matches(now)
-                and self.storage.put_if_empty(f"cron:{spec.name}:{tick}", b"1", 120)
-            ):
-                due.append(self._registry.string_to_task(spec.name)())
-        return due
+        return [self._registry.string_to_task(spec.name)() for spec in self.cron.due(now)]
 
     def enqueue(self, task: Task) -> None:
         """Huey's scheduler enqueues cron tasks here; route them through the backend."""
@@ -369,6 +377,27 @@ class RuntimeHuey(Huey):
                 priority=task.priority or 0,
             )
         )
+
+
+class _Counter:
+    """How many threads are inside a block; usable as `with counter:`."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    def __exit__(self, *exc: object) -> None:
+        with self._lock:
+            self._count -= 1
+
+    def wait_until_idle(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self._count and time.monotonic() < deadline:
+            time.sleep(0.01)
 
 
 @contextlib.contextmanager

@@ -54,6 +54,7 @@ class QueueConsumer(Consumer):
             graceful_signal="TERM",
         )
         self._signal_actions = {signal.SIGTERM: (False, True)}
+        huey.stop_flag = self.stop_flag
         if section.worker_type == "thread":
             # Huey enforces timeouts with SIGALRM in process workers only.
             huey._timeout_handler = thread_timeout

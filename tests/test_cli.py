@@ -150,6 +150,7 @@ def test_status_json_rows_and_exit_codes(config: Path) -> None:
         "workers": 0,
     }
     assert [a["rule"] for a in snapshot["alerts"]] == ["no_worker"]
+    assert snapshot["cron"] == []
 
 
 def test_job_list_json_pages(config: Path) -> None:

@@ -58,6 +58,24 @@ def test_drain_timeout_releases_running_jobs(tmp_path: Path, backend_url: str) -
     assert (record["state"], record["attempts"]) == ("waiting", 1)  # handed back at once
 
 
+def test_second_signal_forces_the_stop(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url, drain=60.0)
+    rt = producer(config)
+    job_id = rt.enqueue("diagnostics.sleep", {"seconds": 120})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, job_id) == "active", 20, "the job to start")
+        assert daemon.proc is not None
+        started = time.monotonic()
+        daemon.proc.send_signal(signal.SIGTERM)
+        time.sleep(1.0)
+        daemon.proc.send_signal(signal.SIGTERM)
+        assert daemon.proc.wait(30) == 0
+        assert time.monotonic() - started < 20  # not the 60 s drain
+    assert "second signal: forcing worker processes to stop" in daemon.output()
+    record = rt.job(job_id) or {}
+    assert (record["state"], record["attempts"]) == ("waiting", 1)  # handed back, not lost
+
+
 def test_sigint_drains_like_sigterm(tmp_path: Path, backend_url: str) -> None:
     config = write_config(tmp_path, backend_url)
     rt = producer(config)

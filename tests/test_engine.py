@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime
+import os
+import socket
 import time
 from pathlib import Path
 
 import pytest
 
+from runtime import cron
 from runtime.backends.base import Backend, NewJob, Reaped
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
@@ -204,6 +207,32 @@ def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: P
     assert b.read_periodic(due) == []  # the other daemon lost the claim for this minute
     assert a.read_periodic(due.replace(minute=5)) == []  # not a matching minute
     assert [t.name for t in b.read_periodic(due.replace(minute=6))] == ["crony.tick"]
+    (run,) = cron.last_runs(backend)
+    assert (run["job"], run["tick"], run["by"]) == (
+        "crony.tick",
+        "2026-11-22T10:06",
+        f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def test_missed_cron_ticks_are_skipped_and_logged(
+    backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    plugin = tmp_path / "crony.py"
+    plugin.write_text(
+        "import runtime\n@runtime.job(name='crony.tick', cron='*/2 * * * *')\ndef tick():\n"
+        "    return 1\n@runtime.hookimpl\ndef register_jobs(registry):\n    registry.add(tick)\n"
+    )
+    plugins = load_plugins(Config(plugins=PluginsSection(modules=[str(plugin)], autoload=False)))
+    specs = list(plugins.registry)
+    before = RuntimeHuey("default", backend, specs, lease_seconds=15)
+    assert len(before.read_periodic(datetime.datetime(2026, 11, 22, 10, 4))) == 1
+    after_downtime = RuntimeHuey("default", backend, specs, lease_seconds=15)
+    fired = after_downtime.read_periodic(datetime.datetime(2026, 11, 22, 10, 30, 15))
+    assert [t.name for t in fired] == ["crony.tick"]  # this minute only: no catch-up
+    assert "cron job crony.tick missed 12 ticks since its last run at 2026-11-22T10:04" in (
+        caplog.text
+    )
 
 
 def test_outcome_during_an_outage_is_not_lost(
