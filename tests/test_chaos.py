@@ -20,6 +20,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,9 @@ import redis
 from runtime.backends import redis_keys as keys
 from runtime.backends import sqlite_path
 from runtime.config import load_config
+from runtime.errors import BackendUnavailable
 from runtime.producer import Runtime
-from tests.helpers import TEST_PLUGIN, Daemon, wait_for, write_config
+from tests.helpers import TEST_PLUGIN, Daemon, run_cli, wait_for, write_config
 from tests.redis_server import RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.chaos]
@@ -41,7 +43,7 @@ RENEW = LEASE / 3  # what write_config derives from the lease
 WORKERS = 4
 PREFETCH = 2  # a worker thread holds its running job plus the one its ack claimed
 KILLS = 3
-JOBS = 2_000
+JOBS = 5_000
 RECOVERY_BOUND = LEASE + RENEW + 20.0  # seconds from a kill until every job completed
 
 
@@ -401,39 +403,64 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
 
 @pytest.mark.redis
 def test_redis_restart_mid_run(tmp_path: Path, own_redis: RedisServer) -> None:
+    """Redis stops for 20 s while jobs run and a producer keeps enqueueing (retrying on
+    BackendUnavailable, as app code would): the daemon stays up, `runtime status` exits 3
+    naming Redis, and once Redis is back every job, old and new, completes."""
     config = chaos_config(tmp_path, own_redis.url)
     rt = producer(config)
     out = tmp_path / "runs.txt"
-    count = 300
+    count, late = 300, 10
     ids = enqueue_marks(rt, out, count, sleep=0.02)
-    outage = 5.0
+    outage = 20.0
     with Daemon(config) as daemon:
         while_alive(daemon, partial(reached, out, count // 8), 30, "the worker to get going")
         own_redis.stop()
         done_before = line_count(out)
-        time.sleep(outage)
-        assert alive(daemon)
-        own_redis.start()
-        back = time.monotonic()
-        recovery = settle(tolerant(lambda: completed_total(rt) >= count), 60, back, daemon)
+        with ThreadPoolExecutor(1) as pool:
+            late_ids = pool.submit(enqueue_through_outage, config, out, range(count, count + late))
+            time.sleep(outage / 2)
+            status = run_cli("status", "-c", str(config))
+            time.sleep(outage / 2)
+            assert alive(daemon)
+            own_redis.start()
+            back = time.monotonic()
+            ids += late_ids.result(timeout=60)
+        recovery = settle(tolerant(lambda: completed_total(rt) >= count + late), 60, back, daemon)
         assert alive(daemon)
         assert daemon.terminate() == 0
-    lost, duplicated, extra = tally(out, count)
+    lost, duplicated, extra = tally(out, count + late)
     report(
         "redis-restart",
         "redis",
         runs_before_outage=done_before,
         outage_s=outage,
+        enqueued_during_outage=late,
         lost=len(lost),
         duplicates=duplicated,
         extra_runs=extra,
         recovery_s=seconds(recovery),
     )
+    assert status.returncode == 3
+    assert status.stderr.startswith(f"runtime: cannot reach Redis at {own_redis.url}")
     assert lost == []
-    assert states(rt, ids) == Counter({"completed": count})
+    assert states(rt, ids) == Counter({"completed": count + late})
     assert extra <= WORKERS * PREFETCH
     assert recovery is not None
     assert "exited with" not in daemon.output()  # no worker process died either
+
+
+def enqueue_through_outage(config: Path, out: Path, numbers: Iterable[int]) -> list[str]:
+    """A producer that keeps trying each job until the backend takes it."""
+    rt = producer(config)
+    ids = []
+    for n in numbers:
+        while True:
+            try:
+                ids.append(rt.enqueue("testjobs.mark", {"path": str(out), "n": n, "sleep": 0.02}))
+                break
+            except BackendUnavailable:
+                time.sleep(0.5)
+    return ids
 
 
 # -- (e) three daemons, one backend, an every-minute cron job ----------------------------------
