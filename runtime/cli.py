@@ -112,7 +112,10 @@ def start(config_path: str | None, queues: str | None) -> None:
 @click.option("--queue", help="Queue to use instead of the job's own.")
 @click.option("--priority", type=int, help="Higher runs first.")
 @click.option("--delay", type=float, help="Seconds to wait before it may run.")
-@click.option("--key", help="Idempotency key: one pending job per key.")
+@click.option(
+    "--key",
+    help="Idempotency key: one job per key while pending (plus [runtime] idempotency_window).",
+)
 @json_option
 @friendly_errors
 def enqueue(

@@ -31,6 +31,8 @@ class RuntimeSection(_Strict):
     drain_timeout: float = Field(default=30.0, ge=0)
     heartbeat_interval: float = Field(default=5.0, gt=0)
     max_stalls: int = Field(default=3, ge=1)  # lease expiries before a job is dead-lettered
+    # Seconds a finished job keeps its idempotency key (0: the key is free once it finishes).
+    idempotency_window: float = Field(default=0, ge=0)
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -77,9 +77,19 @@ class Runtime:
         priority: int | None = None,
         delay: float | None = None,
         key: str | None = None,
+        key_window: float | None = None,
     ) -> str:
         """Queue one job; returns its id (the existing id when `key` deduplicates)."""
-        return self.submit(name, payload, queue=queue, priority=priority, delay=delay, key=key).id
+        result = self.submit(
+            name,
+            payload,
+            queue=queue,
+            priority=priority,
+            delay=delay,
+            key=key,
+            key_window=key_window,
+        )
+        return result.id
 
     def submit(
         self,
@@ -90,9 +100,14 @@ class Runtime:
         priority: int | None = None,
         delay: float | None = None,
         key: str | None = None,
+        key_window: float | None = None,
     ) -> EnqueueResult:
-        """`enqueue` returning the whole result: id, state and whether it was deduplicated."""
-        blueprint = self._blueprint(name, queue, priority, delay)
+        """`enqueue` returning the whole result: id, state and whether it was deduplicated.
+
+        `key_window`: seconds a finished job with the same `key` still deduplicates (see
+        Backend.push); None takes `[runtime] idempotency_window`.
+        """
+        blueprint = self._blueprint(name, queue, priority, delay, key_window)
         payload = payload if payload is not None else {}
         job = blueprint.build(payload, blueprint.check(payload), key)
         try:
@@ -183,10 +198,17 @@ class Runtime:
         self.backend.close()
 
     def _blueprint(
-        self, name: str, queue: str | None, priority: int | None, delay: float | None
+        self,
+        name: str,
+        queue: str | None,
+        priority: int | None,
+        delay: float | None,
+        key_window: float | None = None,
     ) -> Blueprint:
         if delay is not None and delay < 0:
             raise BadInput(f"delay must be zero or more seconds, got {delay}.")
+        if key_window is not None and key_window < 0:
+            raise BadInput(f"key_window must be zero or more seconds, got {key_window}.")
         spec = None if self.allow_unknown and name not in self.registry else self.registry.get(name)
         default_priority = spec.priority if spec else 0
         return Blueprint(
@@ -195,6 +217,7 @@ class Runtime:
             queue=queue or (spec.queue if spec else "default"),
             priority=priority if priority is not None else default_priority,
             eta=time.time() + delay if delay else None,
+            key_window=self.config.runtime.idempotency_window if key_window is None else key_window,
         )
 
 
@@ -207,6 +230,7 @@ class Blueprint:
     queue: str
     priority: int
     eta: float | None
+    key_window: float = 0.0  # seconds a finished holder of a job's key keeps it
 
     def check(self, payload: dict[str, Any]) -> str:
         """Validate a payload; returns it as JSON (the caller's values, not coerced ones)."""
@@ -235,5 +259,6 @@ class Blueprint:
             priority=self.priority,
             eta=self.eta,
             key=key,
+            key_window=self.key_window,
             payload_json=payload_json,
         )

@@ -37,6 +37,7 @@ def new_job(
     priority: int = 0,
     eta: float | None = None,
     key: str | None = None,
+    key_window: float = 0.0,
     payload: dict[str, Any] | None = None,
     job: str = "tests.echo",
 ) -> NewJob:
@@ -52,6 +53,7 @@ def new_job(
         priority=priority,
         eta=eta,
         key=key,
+        key_window=key_window,
     )
 
 
@@ -377,6 +379,71 @@ def test_idempotency_key_dedups_delayed_and_frees_after_failure(backend: Backend
     assert backend.fail(delayed.id, claim.token, ERROR) is True
     again = new_job(key="k")
     assert backend.push(again) == EnqueueResult(again.id, "waiting", False)
+
+
+def completed_job(backend: Backend, key: str) -> NewJob:
+    job = new_job(key=key)
+    backend.push(job)
+    claim = must_claim(backend)
+    assert backend.complete(job.id, claim.token, None) is True
+    return job
+
+
+def test_key_window_dedups_to_a_job_that_finished_within_it(backend: Backend) -> None:
+    done = completed_job(backend, "k")
+    deduplicated = EnqueueResult(done.id, "completed", True)
+    assert backend.push(new_job(key="k", key_window=60)) == deduplicated
+    assert backend.push_many([new_job(key="k", key_window=60)]) == [deduplicated]
+    assert backend.list_jobs() == [record(backend, done.id)]  # nothing was stored
+    # The window is the pushing job's: without one, the finished job's key is free.
+    fresh = new_job(key="k")
+    assert backend.push(fresh) == EnqueueResult(fresh.id, "waiting", False)
+    assert backend.push(new_job(key="k", key_window=60)) == EnqueueResult(fresh.id, "waiting", True)
+
+
+def test_key_window_lets_the_key_go_once_it_has_passed(backend: Backend) -> None:
+    done = completed_job(backend, "k")
+    assert backend.push(new_job(key="k", key_window=0.3)).id == done.id
+    time.sleep(0.4)
+    later = new_job(key="k", key_window=0.3)
+    assert backend.push(later) == EnqueueResult(later.id, "waiting", False)
+    assert backend.push(new_job(key="k", key_window=0.3)) == EnqueueResult(
+        later.id, "waiting", True
+    )
+
+
+def test_key_window_holds_for_a_failed_job_too(backend: Backend) -> None:
+    delayed = new_job(key="k", eta=time.time() + 60)
+    backend.push(delayed)
+    backend.promote_due("q", time.time() + 61)
+    claim = must_claim(backend)
+    assert backend.fail(delayed.id, claim.token, ERROR) is True
+    batch = [new_job(key="k", key_window=60), new_job(key="k", key_window=60)]
+    assert backend.push_many(batch) == [EnqueueResult(delayed.id, "failed", True)] * 2
+
+
+def test_purging_the_holder_frees_its_key_within_the_window(backend: Backend) -> None:
+    done = completed_job(backend, "k")
+    assert backend.purge("q", "completed", keep=0) == 1
+    again = new_job(key="k", key_window=60)
+    assert backend.push(again) == EnqueueResult(again.id, "waiting", False)
+    assert done.id != again.id
+
+
+def test_key_window_follows_the_job_that_took_the_key_last(backend: Backend) -> None:
+    """A requeued job takes its key back from a finished job pushed after it (a higher
+    push sequence number): it is the holder, pending and then finished."""
+    dead = failed_job(backend, key="k")
+    done = completed_job(backend, "k")  # took the free key after `dead` failed
+    assert backend.requeue(dead.id) is True
+    assert record(backend, dead.id)["key"] == "k"
+    assert backend.push(new_job(key="k")) == EnqueueResult(dead.id, "waiting", True)
+    claim = must_claim(backend)
+    assert backend.complete(dead.id, claim.token, None) is True
+    assert record(backend, dead.id)["finished_at"] > record(backend, done.id)["finished_at"]
+    assert backend.push(new_job(key="k", key_window=60)) == EnqueueResult(
+        dead.id, "completed", True
+    )
 
 
 def test_bury_creates_a_failed_record_with_the_reason(backend: Backend) -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from runtime import BackendUnavailable, InvalidPayload, Runtime
+from runtime import BackendUnavailable, BadInput, InvalidPayload, Runtime
 from runtime.backends.base import Backend
-from runtime.config import Config, PluginsSection
+from runtime.config import Config, PluginsSection, RuntimeSection
 from tests.helpers import TEST_PLUGIN
 from tests.redis_server import free_port
 
@@ -56,3 +56,22 @@ def test_non_json_payload_is_refused(backend: Backend) -> None:
     rt = Runtime(backend, config=config(), allow_unknown=True)
     with pytest.raises(InvalidPayload, match="payload for other.job is not JSON"):
         rt.enqueue("other.job", {"when": object()})
+
+
+def test_idempotency_window_from_config_dedups_after_completion(backend: Backend) -> None:
+    windowed = Config(
+        runtime=RuntimeSection(idempotency_window=60),
+        plugins=PluginsSection(modules=[str(TEST_PLUGIN)]),
+    )
+    rt = Runtime(backend, config=windowed)
+    first = rt.enqueue("diagnostics.echo", {}, key="report-1")
+    claim = backend.claim("default", 30, 0)
+    assert claim is not None and claim.job_id == first
+    assert backend.complete(first, claim.token, None) is True
+    again = rt.submit("diagnostics.echo", {}, key="report-1")
+    assert (again.id, again.state, again.deduplicated) == (first, "completed", True)
+    assert rt.enqueue("diagnostics.echo", {}, key="report-1") == first
+    fresh = rt.submit("diagnostics.echo", {}, key="report-1", key_window=0)  # per call
+    assert (fresh.state, fresh.deduplicated) == ("waiting", False)
+    with pytest.raises(BadInput, match="key_window must be zero or more seconds"):
+        rt.enqueue("diagnostics.echo", {}, key="report-1", key_window=-1)

@@ -259,12 +259,12 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
         keys.QUEUES,
         keys.PAUSED,
         keys.WORKERS,
+        keys.IDEMPOTENCY,  # the completed job keeps its key mapped until it is purged
         keys.KV_EXPIRY,
         keys.HUEY_RESULTS,
         *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
     }
     expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
-    expected.discard(keys.IDEMPOTENCY)  # the only key was freed by complete
     expected.discard(keys.canceled("q"))  # no backend operation cancels a job yet
     found = {redis_module._text(k) for k in raw.keys("*")}
     job_keys = {k for k in found if k.startswith(keys.JOB_PREFIX)}
@@ -371,6 +371,23 @@ def test_purge_removes_the_job_from_every_index(rb: RedisBackend, raw: redis.Red
             assert raw.zscore(index, job_id) is None
     assert raw.hgetall(keys.IDEMPOTENCY) == {b"other": b"another-job"}
     assert raw.get(keys.completed_total("q")) == b"1"
+
+
+def test_a_key_stays_mapped_to_its_finished_job_until_purge(
+    rb: RedisBackend, raw: redis.Redis
+) -> None:
+    """The key window needs the mapping after the final state; purge keeps the hash from
+    growing without bound, and leaves a key a newer job took alone."""
+    old, done = new_job(key="a"), new_job(key="b")
+    rb.push_many([old, done])
+    for _ in range(2):
+        claim = must_claim(rb)
+        rb.complete(claim.job_id, claim.token, None)
+    newer = new_job(key="a")
+    rb.push(newer)  # window 0: takes the key from its finished holder
+    assert raw.hgetall(keys.IDEMPOTENCY) == {b"a": newer.id.encode(), b"b": done.id.encode()}
+    assert rb.purge("q", "completed", keep=0) == 2
+    assert raw.hgetall(keys.IDEMPOTENCY) == {b"a": newer.id.encode()}
 
 
 def test_times_survive_the_scripts_exactly(rb: RedisBackend) -> None:

@@ -86,6 +86,7 @@ def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
         module.SQL_PROMOTE: ("q", 1.0),
         module.SQL_REAP: ("q", 1.0),
         module.SQL_PENDING_KEY: ("k",),
+        module.SQL_FINISHED_KEY: ("k",),
         module.SQL_STALL: (1.0, "{}", "id"),
         module.SQL_DEAD_KEY: ("id",),
         module.SQL_REQUEUE: ("k", None, "id"),

@@ -58,6 +58,8 @@ class NewJob:
     priority: int = 0
     eta: float | None = None  # None or <= now: waiting; later: delayed
     key: str | None = None  # idempotency key
+    # Seconds a final holder of `key` keeps it (0: the key is free at its final state).
+    key_window: float = 0.0
     payload_json: str | None = None  # `payload` already encoded, when the producer has it
 
     def payload_text(self) -> str:
@@ -129,9 +131,12 @@ class Backend(ABC):
     def push(self, job: NewJob) -> EnqueueResult:
         """Store a job record and queue the message, atomically.
 
-        With `job.key`: if a job with that key exists and is not in a final state, nothing
-        is stored and its id is returned with `deduplicated=True`. A key is free again
-        once its job reaches a final state. State is `delayed` when eta > now, else
+        With `job.key`: if the job holding that key is not in a final state, or is in one
+        (completed, failed, canceled) with `finished_at` > now - `job.key_window`, nothing
+        is stored and that job's id and current state are returned with
+        `deduplicated=True`. Otherwise the new job takes the key: with `key_window=0` a
+        key is free again as soon as its job reaches a final state. Deleting the holder's
+        record (`purge`) frees its key. State is `delayed` when eta > now, else
         `waiting`. Order of claims: higher priority first, FIFO within a priority.
         """
 

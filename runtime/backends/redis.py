@@ -452,13 +452,14 @@ def _push_args(job: NewJob, now: float) -> tuple[Any, ...]:
         int(job.priority),
         job.eta,
         job.key or None,
+        float(job.key_window),
         now,
     )
 
 
 def _push_rows(jobs: Sequence[NewJob]) -> str:
     """A batch for redis_push_many.lua as one JSON argument: encoding it is one C call,
-    where redis-py would pack nine arguments per job in Python."""
+    where redis-py would pack ten arguments per job in Python."""
     rows = [
         [
             job.id,
@@ -469,6 +470,7 @@ def _push_rows(jobs: Sequence[NewJob]) -> str:
             int(job.priority),
             "" if job.eta is None else job.eta,
             job.key or "",
+            float(job.key_window),
         ]
         for job in jobs
     ]

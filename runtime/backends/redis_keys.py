@@ -14,7 +14,9 @@ Layout (all under the `rt:` prefix):
     rt:queues                      set: every queue that ever had a job pushed
     rt:paused                      set: paused queue names
     rt:workers                     hash: worker id -> JSON {"expires_at", "info"}
-    rt:idempotency                 hash: idempotency key -> job id (while the job is pending)
+    rt:idempotency                 hash: idempotency key -> id of the job that last took it
+                                   (kept at its final state for the key window; removed
+                                   when that job's record is purged)
     rt:kv:expiry                   zset: Huey result-store fields put with a ttl, scored by
                                    expiry (fallback for servers without hash-field TTL)
     rt:q:{queue}:jobs              zset: the queue's job ids, scored by push sequence number

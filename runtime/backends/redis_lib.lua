@@ -37,7 +37,9 @@ local function end_lease(id, queue)
   redis.call('HDEL', job_key(id), 'token')
 end
 
--- A final job frees its idempotency key, unless the key already maps to another job.
+-- A purged job frees its idempotency key, unless the key already maps to another job.
+-- Final states keep the mapping (key_holder decides whether it still holds), so purge is
+-- what keeps the idempotency hash from growing without bound.
 local function free_key(id)
   local key = redis.call('HGET', job_key(id), 'key')
   if key and redis.call('HGET', IDEMPOTENCY_KEY, key) == id then
@@ -49,16 +51,22 @@ end
 local function dead_letter(id, queue, err, now)
   redis.call('HSET', job_key(id), 'state', 'failed', 'error', err, 'finished_at', now)
   redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
-  free_key(id)
 end
 
--- The pending job holding idempotency `key`, and its state; nil when the key is free
--- (unmapped, or mapped to a job that finished or was deleted).
-local function key_holder(key)
+-- The job holding idempotency `key`, and its state; nil when the key is free. The job the
+-- key maps to holds it while pending, and once final while it finished less than `window`
+-- seconds before `now` (window 0: not at all). A deleted job holds nothing.
+local function key_holder(key, window, now)
   local holder = redis.call('HGET', IDEMPOTENCY_KEY, key)
   if not holder then return nil end
-  local state = redis.call('HGET', job_key(holder), 'state')
-  if state and not FINAL[state] then return holder, state end
+  local rec = redis.call('HMGET', job_key(holder), 'state', 'finished_at')
+  local state, finished_at = rec[1], rec[2]
+  if not state then return nil end
+  if not FINAL[state] then return holder, state end
+  window = tonumber(window) or 0
+  if window > 0 and finished_at and tonumber(finished_at) > tonumber(now) - window then
+    return holder, state
+  end
   return nil
 end
 
@@ -97,15 +105,15 @@ local function complete_job(id, token, result, now)
   end
   redis.call('ZADD', qkey(queue, Q.COMPLETED), now, id)
   redis.call('INCR', qkey(queue, Q.COMPLETED_TOTAL))
-  free_key(id)
   return 1
 end
 
--- Store a job record and queue it, or return the pending job holding the same key.
--- Returns {id, state, deduplicated (0/1)}. The caller wakes a worker for a waiting job.
-local function push_job(id, job, queue, data, payload, priority, eta, key, now)
+-- Store a job record and queue it, or return the job holding the same key (key_holder,
+-- with this push's window). Returns {id, state, deduplicated (0/1)}. The caller wakes a
+-- worker for a waiting job.
+local function push_job(id, job, queue, data, payload, priority, eta, key, window, now)
   if key ~= '' then
-    local holder, state = key_holder(key)
+    local holder, state = key_holder(key, window, now)
     if holder then return {holder, state, 1} end
     redis.call('HSET', IDEMPOTENCY_KEY, key, id)
   end

@@ -11,9 +11,10 @@ redis.call('ZREM', qkey(queue, FINAL[state]), id)
 redis.call('HDEL', jk, 'error', 'finished_at', 'stalls', 'progress', 'token')
 if data ~= '' then redis.call('HSET', jk, 'data', data) end
 if key then
-  -- Take the key back only if it is free: a pending job that took it meanwhile keeps it,
-  -- and this record stops naming a key it does not hold (as on SQLite).
-  if key_holder(key) then
+  -- Take the key back only if no pending job holds it (window 0: a finished holder,
+  -- this job included, lets it go); a pending job that took it meanwhile keeps it, and
+  -- this record stops naming a key it does not hold (as on SQLite).
+  if key_holder(key, 0, 0) then
     redis.call('HDEL', jk, 'key')
   else
     redis.call('HSET', IDEMPOTENCY_KEY, key, id)

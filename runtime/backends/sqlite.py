@@ -108,7 +108,9 @@ ADDED_COLUMNS = {"stalls": "stalls integer not null default 0"}
 
 RECORD_COLUMNS = ", ".join(RECORD_KEYS)
 JSON_FIELDS = ("progress", "result", "error", "payload")
-NOT_FINAL = "state not in ('completed', 'failed', 'canceled')"
+FINAL_LIST = "('completed', 'failed', 'canceled')"
+FINAL = f"state in {FINAL_LIST}"
+NOT_FINAL = f"state not in {FINAL_LIST}"
 
 # The queries that must stay index range scans; tests/test_backend_contract.py checks
 # their query plans, so keep them as constants.
@@ -146,6 +148,11 @@ SQL_PURGE = """
             and finished_at <= ? and (finished_at < ? or seq <= ?)
         order by finished_at, seq limit ?)"""
 SQL_PENDING_KEY = f"select id, state from jobs where key = ? and {NOT_FINAL} limit 1"
+# The finished job with `key` that finished last: the key's holder when no pending job has
+# it (a key has at most one pending job at a time, so the last to finish is the last that
+# took it; not the highest seq: a requeued job keeps its old one). max() picks the row
+# during the index lookup, where ORDER BY finished_at would sort.
+SQL_FINISHED_KEY = f"select id, state, max(finished_at) from jobs where key = ? and {FINAL}"
 SQL_INSERT = """
     insert into jobs (id, job, queue, state, priority, data, payload, key,
                       enqueued_at, eta, finished_at, error)
@@ -272,11 +279,11 @@ class SqliteBackend(SqliteStorage, Backend):
         now = time.time()  # inside the write lock: push order and enqueued_at agree
         results: list[EnqueueResult] = []
         rows: list[tuple[Any, ...]] = []
-        by_key: dict[str, EnqueueResult] = {}  # keys pending before or earlier in this batch
+        by_key: dict[str, EnqueueResult] = {}  # keys taken earlier in this batch
         for job in jobs:
-            pending = self._pending_key(cur, job.key, by_key)
-            if pending is not None:
-                results.append(EnqueueResult(pending.id, pending.state, True))
+            holder = self._holder(cur, job, now, by_key)
+            if holder is not None:
+                results.append(EnqueueResult(holder.id, holder.state, True))
                 continue
             state = "delayed" if job.eta is not None and job.eta > now else "waiting"
             rows.append(_insert_row(job, state, now))
@@ -288,16 +295,14 @@ class SqliteBackend(SqliteStorage, Backend):
         return results
 
     @staticmethod
-    def _pending_key(
-        cur: sqlite3.Cursor, key: str | None, by_key: dict[str, EnqueueResult]
+    def _holder(
+        cur: sqlite3.Cursor, job: NewJob, now: float, by_key: dict[str, EnqueueResult]
     ) -> EnqueueResult | None:
-        """The non-final job holding idempotency `key`, if any."""
-        if key is None:
+        """The job holding `job.key`: one taken earlier in this batch (its rows are inserted
+        after the loop, so the table does not show them yet), else as `_key_holder` finds."""
+        if job.key is None:
             return None
-        if key in by_key:
-            return by_key[key]
-        row = cur.execute(SQL_PENDING_KEY, (key,)).fetchone()
-        return None if row is None else EnqueueResult(row[0], row[1], True)
+        return by_key.get(job.key) or _key_holder(cur, job.key, job.key_window, now)
 
     def claim(self, queue: str, lease_seconds: float, timeout: float) -> Claim | None:
         deadline = time.monotonic() + timeout
@@ -566,12 +571,23 @@ def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
     if row is None:
         return False
     key = row[0]
-    # A key is held by whichever pending row carries it: if another pending job took the
-    # key meanwhile, this one gives it up rather than making the key ambiguous.
-    if key is not None and cur.execute(SQL_PENDING_KEY, (key,)).fetchone() is not None:
+    # Window 0: only a pending job holds the key here. If another pending job took the key
+    # meanwhile, this one gives it up rather than making the key ambiguous.
+    if key is not None and _key_holder(cur, key, window=0.0, now=0.0) is not None:
         key = None
     cur.execute(SQL_REQUEUE, (key, data, job_id))
     return True
+
+
+def _key_holder(cur: sqlite3.Cursor, key: str, window: float, now: float) -> EnqueueResult | None:
+    """The job holding idempotency `key` (see Backend.push), as a deduplicated result: the
+    pending job carrying it, else the last to finish if that was within `window` of `now`."""
+    row = cur.execute(SQL_PENDING_KEY, (key,)).fetchone()
+    if row is None and window > 0:
+        job_id, state, finished_at = cur.execute(SQL_FINISHED_KEY, (key,)).fetchone()
+        if finished_at is not None and finished_at > now - window:
+            row = (job_id, state)
+    return None if row is None else EnqueueResult(row[0], row[1], True)
 
 
 def _purge_bound(
