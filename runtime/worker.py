@@ -106,6 +106,8 @@ class Housekeeper(threading.Thread):
         self.next_retention = time.monotonic()
 
     def run(self) -> None:
+        # Publish at once: `runtime status` and `runtime verify` look for a fresh worker.
+        self._tick()
         while not self.consumer.stop_flag.wait(self.config.runtime.heartbeat_interval):
             self._tick()
         with contextlib.suppress(Exception):
