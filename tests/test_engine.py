@@ -14,6 +14,7 @@ from runtime import cron
 from runtime.backends.base import Backend, NewJob, Reaped
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
+from runtime.jobs import JobSpec
 from runtime.plugins import load_plugins
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN
@@ -192,14 +193,19 @@ def test_thread_timeout_fails_the_job(runtime_: Runtime) -> None:
     assert record["error"]["type"] == "TaskTimeout"
 
 
-def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: Path) -> None:
+def every_other_minute_job(tmp_path: Path) -> list[JobSpec]:
+    """The specs of a plugin with one job, `crony.tick`, on cron `*/2 * * * *`."""
     plugin = tmp_path / "crony.py"
     plugin.write_text(
         "import runtime\n@runtime.job(name='crony.tick', cron='*/2 * * * *')\ndef tick():\n"
         "    return 1\n@runtime.hookimpl\ndef register_jobs(registry):\n    registry.add(tick)\n"
     )
     plugins = load_plugins(Config(plugins=PluginsSection(modules=[str(plugin)], autoload=False)))
-    specs = list(plugins.registry)
+    return list(plugins.registry)
+
+
+def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: Path) -> None:
+    specs = every_other_minute_job(tmp_path)
     a = RuntimeHuey("default", backend, specs, lease_seconds=15)
     b = RuntimeHuey("default", backend, specs, lease_seconds=15)
     due = datetime.datetime(2026, 11, 22, 10, 4)
@@ -218,13 +224,7 @@ def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: P
 def test_missed_cron_ticks_are_skipped_and_logged(
     backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    plugin = tmp_path / "crony.py"
-    plugin.write_text(
-        "import runtime\n@runtime.job(name='crony.tick', cron='*/2 * * * *')\ndef tick():\n"
-        "    return 1\n@runtime.hookimpl\ndef register_jobs(registry):\n    registry.add(tick)\n"
-    )
-    plugins = load_plugins(Config(plugins=PluginsSection(modules=[str(plugin)], autoload=False)))
-    specs = list(plugins.registry)
+    specs = every_other_minute_job(tmp_path)
     before = RuntimeHuey("default", backend, specs, lease_seconds=15)
     assert len(before.read_periodic(datetime.datetime(2026, 11, 22, 10, 4))) == 1
     after_downtime = RuntimeHuey("default", backend, specs, lease_seconds=15)
