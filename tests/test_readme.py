@@ -43,3 +43,12 @@ def test_write_a_plugin_example_works_when_pasted(tmp_path: Path, backend: Backe
     assert record is not None
     assert (record["state"], record["result"]) == ("completed", "Hello, Ada.")
     assert record["progress"] == {"percent": 50.0, "stage": "composing"}
+
+
+def test_configuration_example_is_a_valid_config(tmp_path: Path) -> None:
+    (example,) = code_blocks("Configuration", "toml")
+    path = tmp_path / "config.toml"
+    path.write_text(example)
+    config = load_config(path)
+    assert config.runtime.lease_seconds == 15.0
+    assert config.retention.failed_max == 10_000
