@@ -27,6 +27,7 @@ from huey.exceptions import TaskTimeout
 
 from runtime import control
 from runtime.backends import open_backend
+from runtime.backends.base import Backend
 from runtime.config import Config, load_config
 from runtime.engine import RuntimeHuey
 from runtime.errors import RuntimeJobError
@@ -95,11 +96,16 @@ class Housekeeper(threading.Thread):
     """Publishes this process's heartbeat; stops the consumer when the supervising
     daemon has gone (so a killed daemon leaves no orphan workers)."""
 
-    def __init__(self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config) -> None:
+    def __init__(
+        self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config, backend: Backend
+    ) -> None:
         super().__init__(name="Housekeeper", daemon=True)
         self.huey = huey
         self.consumer = consumer
         self.config = config
+        # Its own connection: process workers are forked while this thread runs, and a
+        # child must not inherit a backend lock this thread happened to hold.
+        self.backend = backend
         self.parent = os.getppid()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.started = time.time()
@@ -111,7 +117,7 @@ class Housekeeper(threading.Thread):
         while not self.consumer.stop_flag.wait(self.config.runtime.heartbeat_interval):
             self._tick()
         with contextlib.suppress(Exception):
-            self.huey.backend.remove_worker(self.worker_id)
+            self.backend.remove_worker(self.worker_id)
 
     def _tick(self) -> None:
         if os.getppid() != self.parent:
@@ -119,10 +125,10 @@ class Housekeeper(threading.Thread):
             os.kill(os.getpid(), signal.SIGTERM)
         try:
             ttl = 3 * self.config.runtime.heartbeat_interval
-            self.huey.backend.put_worker(self.worker_id, self.info(), ttl)
+            self.backend.put_worker(self.worker_id, self.info(), ttl)
             if time.monotonic() >= self.next_retention:
                 self.next_retention = time.monotonic() + RETENTION_INTERVAL
-                removed = control.apply_retention(self.huey.backend, self.config, self.huey.queue)
+                removed = control.apply_retention(self.backend, self.config, self.huey.queue)
                 if removed:
                     log.info("retention removed %d finished jobs from %s", removed, self.huey.queue)
         except Exception as exc:  # the backend may be down: keep trying, never die
@@ -162,7 +168,9 @@ def run_queue(config: Config, queue: str) -> int:
     plugins.raise_for_errors()
     huey, consumer = build(config, queue, plugins)
     plugins.notify("runtime_startup", config=config, queue=queue)
-    keeper = Housekeeper(huey, consumer, config)
+    keeper = Housekeeper(
+        huey, consumer, config, open_backend(config.runtime.backend, config.base_dir)
+    )
     keeper.start()
     log.info(
         "queue %s: %d %s workers on %s",

@@ -12,7 +12,7 @@ import pytest
 
 from runtime.config import load_config
 from runtime.producer import Runtime
-from tests.helpers import Daemon, wait_for, write_config
+from tests.helpers import Daemon, run_cli, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -142,6 +142,8 @@ def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
 
 @pytest.mark.parametrize("worker_type", ["thread", "process"])
 def test_running_jobs_keep_their_lease(tmp_path: Path, backend_url: str, worker_type: str) -> None:
+    if worker_type == "process" and backend_url.startswith("sqlite"):
+        pytest.skip("process workers are refused on SQLite (test_process_workers_on_sqlite_...)")
     """A job running longer than the lease is renewed, not reaped and run twice."""
     config = write_config(tmp_path, backend_url, lease=1.5)
     text = config.read_text().replace("workers = 4", f'workers = 2\nworker_type = "{worker_type}"')
@@ -154,8 +156,9 @@ def test_running_jobs_keep_their_lease(tmp_path: Path, backend_url: str, worker_
     assert (rt.job(job_id) or {})["attempts"] == 1
 
 
-def test_process_workers(tmp_path: Path, backend_url: str) -> None:
-    config = write_config(tmp_path, backend_url, workers=2)
+@pytest.mark.redis
+def test_process_workers(tmp_path: Path, redis_url: str) -> None:
+    config = write_config(tmp_path, redis_url, workers=2)
     config.write_text(
         config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"')
     )
@@ -164,3 +167,16 @@ def test_process_workers(tmp_path: Path, backend_url: str) -> None:
     with Daemon(config) as daemon:
         wait_for(lambda: all(state(rt, i) == "completed" for i in ids), 60, "20 jobs")
         assert daemon.terminate() == 0
+
+
+def test_process_workers_on_sqlite_are_refused(tmp_path: Path, sqlite_url: str) -> None:
+    config = write_config(tmp_path, sqlite_url, workers=2)
+    config.write_text(
+        config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"')
+    )
+    done = run_cli("start", "-c", str(config))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        'runtime: queues default: worker_type = "process" is not supported on the SQLite '
+        "backend yet; use thread workers or Redis."
+    )
