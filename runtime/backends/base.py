@@ -162,13 +162,12 @@ class Backend(ABC):
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
         """Active -> completed; `result` is JSON text or None. Releases the lease."""
 
+    @abstractmethod
     def complete_and_claim(
         self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
     ) -> tuple[bool, Claim | None]:
-        """`complete`, then `claim(queue, lease_seconds, timeout=0)`. Backends do both in
-        one round trip, so a busy worker pays one backend call per job, as BullMQ's
-        moveToFinished does; this default is the two-call fallback."""
-        return self.complete(job_id, token, result), self.claim(queue, lease_seconds, 0)
+        """`complete`, then `claim(queue, lease_seconds, timeout=0)`, in one round trip:
+        a busy worker pays one backend call per job, as BullMQ's moveToFinished does."""
 
     @abstractmethod
     def retry(
