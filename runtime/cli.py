@@ -14,10 +14,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import click
-import redis
 
 from runtime import control
-from runtime.backends import open_backend
+from runtime.backends import OUTAGE_ERRORS, open_backend
 from runtime.backends.base import Backend
 from runtime.config import Config, load_config
 from runtime.durations import parse_duration
@@ -51,14 +50,12 @@ def friendly_errors(func: F) -> F:
             return func(*args, **kwargs)
         except RuntimeJobError as exc:
             fail(str(exc), exc.exit_code)
-        except redis.RedisError as exc:
-            fail(redis_unreachable(exc), BackendUnavailable.exit_code)
+        except OUTAGE_ERRORS as exc:  # a Redis connection lost after the first ping
+            fail(
+                f"the backend is unreachable: {str(exc).rstrip('.')}.", BackendUnavailable.exit_code
+            )
 
     return wrapper  # type: ignore[return-value]
-
-
-def redis_unreachable(exc: redis.RedisError) -> str:
-    return f"the Redis backend is unreachable: {str(exc).rstrip('.')}."
 
 
 def fail(message: str, code: int) -> None:
