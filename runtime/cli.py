@@ -6,21 +6,25 @@ Errors go to stderr as one paragraph and map to the pinned exit codes: 2 bad inp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
 from runtime import control
 from runtime.backends import OUTAGE_ERRORS, open_backend
-from runtime.backends.base import Backend
+from runtime.backends.base import EVENT_KEYS, Backend
 from runtime.config import Config, load_config
 from runtime.durations import parse_duration
 from runtime.errors import BackendUnavailable, BadInput, RuntimeJobError
+from runtime.events import CONTROL, EVENT_TYPES
 from runtime.plugins import load_plugins
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -90,8 +94,16 @@ def cli() -> None:
 @cli.command()
 @config_option
 @click.option("--queues", help="Comma-separated queues to run (default: all).")
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    help="Serve Prometheus /metrics and /healthz on this port.",
+)
+@click.option("--metrics-host", default="127.0.0.1", show_default=True)
 @friendly_errors
-def start(config_path: str | None, queues: str | None) -> None:
+def start(
+    config_path: str | None, queues: str | None, metrics_port: int | None, metrics_host: str
+) -> None:
     """Run the daemon in the foreground; SIGTERM/SIGINT drain gracefully."""
     from runtime.daemon import start as start_daemon
     from runtime.logs import setup_logging
@@ -99,7 +111,8 @@ def start(config_path: str | None, queues: str | None) -> None:
     config = load_config(config_path)
     setup_logging(config.runtime.log_format, config.runtime.log_level)
     only = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
-    sys.exit(start_daemon(config, only))
+    address = (metrics_host, metrics_port) if metrics_port else None
+    sys.exit(start_daemon(config, only, address))
 
 
 @cli.command()
@@ -186,7 +199,8 @@ def print_status(snapshot: dict[str, Any]) -> None:
     for run in snapshot["cron"]:
         click.echo(f"cron {run['job']}: last fired {run['tick']} UTC by daemon {run['by']}")
     for alert in snapshot["alerts"]:
-        click.echo(f"{alert['severity'].upper()}: {alert['message']}")
+        acked = " (acknowledged)" if alert["state"] == "acknowledged" else ""
+        click.echo(f"{alert['severity'].upper()}{acked}: {alert['message']}")
 
 
 @cli.group()
@@ -198,19 +212,30 @@ def job() -> None:
 @config_option
 @click.option("--queue")
 @click.option("--state")
+@click.option("--job", "job_name", help="Only jobs of this name.")
 @click.option("--limit", type=int, default=50, show_default=True)
+@click.option("--cursor", help="Where the previous page stopped (its next_cursor).")
 @json_option
 @friendly_errors
 def job_list(
-    config_path: str | None, queue: str | None, state: str | None, limit: int, as_json: bool
+    config_path: str | None,
+    queue: str | None,
+    state: str | None,
+    job_name: str | None,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
 ) -> None:
-    """Jobs, newest first."""
-    rows = control.list_jobs(connect(load_config(config_path)), queue, state, limit)
+    """Jobs, a page at a time: newest first, or in a state's order with --state."""
+    backend = connect(load_config(config_path))
+    page = control.list_jobs(backend, queue, state, job_name, limit, cursor)
     if as_json:
-        emit({"jobs": rows, "next_cursor": None})
+        emit(page)
         return
-    for row in rows:
+    for row in page["jobs"]:
         click.echo(f"{row['id']}  {row['state']:<10}{row['queue']:<12}{row['job']}")
+    if page["next_cursor"] is not None:
+        click.echo(f"more: --cursor {page['next_cursor']}")
 
 
 @job.command("show")
@@ -258,9 +283,56 @@ def job_retry(
         say(as_json, {"retried": count}, f"retried {count} jobs")
 
 
+@job.command("delete")
+@click.argument("job_id")
+@config_option
+@json_option
+@friendly_errors
+def job_delete(job_id: str, config_path: str | None, as_json: bool) -> None:
+    """Delete a job that is not running, whatever its state."""
+    control.delete_job(connect(load_config(config_path)), job_id)
+    say(as_json, {"id": job_id, "deleted": True}, f"{job_id} deleted")
+
+
+@job.command("cancel")
+@click.argument("job_id")
+@config_option
+@json_option
+@friendly_errors
+def job_cancel(job_id: str, config_path: str | None, as_json: bool) -> None:
+    """Cancel a job; a running one is asked to stop (ctx.cancelled) and canceled when it does."""
+    result = control.cancel_job(connect(load_config(config_path)), job_id)
+    text = f"{job_id} cancel requested" if result["cancel_requested"] else f"{job_id} canceled"
+    say(as_json, result, text)
+
+
 @cli.group()
 def queue() -> None:
     """Queue administration."""
+
+
+@queue.command("pause")
+@click.argument("queue_name", metavar="QUEUE")
+@config_option
+@json_option
+@friendly_errors
+def queue_pause(queue_name: str, config_path: str | None, as_json: bool) -> None:
+    """Stop workers taking jobs from QUEUE (running jobs finish); survives restarts."""
+    config = load_config(config_path)
+    result = control.pause_queue(connect(config), config, queue_name)
+    say(as_json, result, f"queue {queue_name} paused")
+
+
+@queue.command("resume")
+@click.argument("queue_name", metavar="QUEUE")
+@config_option
+@json_option
+@friendly_errors
+def queue_resume(queue_name: str, config_path: str | None, as_json: bool) -> None:
+    """Let workers take jobs from a paused QUEUE again."""
+    config = load_config(config_path)
+    result = control.resume_queue(connect(config), config, queue_name)
+    say(as_json, result, f"queue {queue_name} resumed")
 
 
 @queue.command("clean")
@@ -282,6 +354,87 @@ def queue_clean(
     seconds = parse_duration(older_than)
     removed = control.clean(connect(load_config(config_path)), queue_name, state, seconds)
     say(as_json, {"removed": removed}, f"removed {removed} {state} jobs")
+
+
+@queue.command("drain")
+@click.argument("queue_name", metavar="QUEUE")
+@config_option
+@click.option("--timeout", default="5m", show_default=True, help="e.g. 90s, 15m, 1h.")
+@json_option
+@friendly_errors
+def queue_drain(queue_name: str, config_path: str | None, timeout: str, as_json: bool) -> None:
+    """Wait until QUEUE has no waiting, delayed or running job (exit 1 on time-out)."""
+    config = load_config(config_path)
+    seconds = parse_duration(timeout)
+    drained = control.drain_queue(connect(config), config, queue_name, seconds)
+    if as_json:
+        emit({"queue": queue_name, "drained": drained})
+    if not drained:
+        fail(f"queue {queue_name} still had work after {timeout}.", 1)
+    if not as_json:
+        click.echo(f"queue {queue_name} is empty")
+
+
+@queue.command("purge")
+@click.argument("queue_name", metavar="QUEUE")
+@config_option
+@click.option("--yes-i-mean-it", "confirm", metavar="QUEUE", help="Repeat the queue's name.")
+@json_option
+@friendly_errors
+def queue_purge(
+    queue_name: str, config_path: str | None, confirm: str | None, as_json: bool
+) -> None:
+    """Delete every job of QUEUE except running ones (waiting, delayed, finished)."""
+    config = load_config(config_path)
+    removed = control.purge_queue(connect(config), config, queue_name, confirm)
+    say(as_json, {"queue": queue_name, "removed": removed}, f"removed {removed} jobs")
+
+
+@cli.group()
+def alert() -> None:
+    """Alerts: list, acknowledge, resolve."""
+
+
+@alert.command("list")
+@config_option
+@click.option("--all", "include_resolved", is_flag=True, help="Resolved ones too (history).")
+@click.option("--limit", type=int, default=100, show_default=True, help="With --all: resolved.")
+@json_option
+@friendly_errors
+def alert_list(config_path: str | None, include_resolved: bool, limit: int, as_json: bool) -> None:
+    """Firing and acknowledged alerts (--all: then the resolved ones, newest first)."""
+    rows = control.list_alerts(connect(load_config(config_path)), include_resolved, limit)
+    if as_json:
+        emit(rows)
+        return
+    for row in rows:
+        click.echo(
+            f"{row['id']:>6}  {row['state']:<13}{row['severity']:<9}{row['rule']:<20}"
+            f"{row['message']}"
+        )
+
+
+@alert.command("ack")
+@click.argument("alert_id", metavar="ID")
+@config_option
+@json_option
+@friendly_errors
+def alert_ack(alert_id: str, config_path: str | None, as_json: bool) -> None:
+    """Acknowledge a firing alert: still listed, no longer raises `runtime status`."""
+    row = control.ack_alert(connect(load_config(config_path)), alert_id)
+    say(as_json, row, f"alert {row['id']} {row['state']}")
+
+
+@alert.command("resolve")
+@click.argument("alert_id", metavar="ID")
+@config_option
+@json_option
+@friendly_errors
+def alert_resolve(alert_id: str, config_path: str | None, as_json: bool) -> None:
+    """Resolve an alert by hand (it fires again, as a new alert, if its condition holds)."""
+    config = load_config(config_path)
+    row = control.resolve_alert(connect(config), load_plugins(config), alert_id)
+    say(as_json, row, f"alert {row['id']} {row['state']}")
 
 
 @cli.group()
@@ -393,6 +546,129 @@ def verify(config_path: str | None, jobs: int, as_json: bool) -> None:
             f"SIGKILL: lost {report.lost}, ran twice {report.ran_twice}; {recovery}"
         )
     sys.exit(0 if report.lost == 0 else 1)
+
+
+FOLLOW_BLOCK = 1.0  # seconds one --follow read waits for new events
+FOLLOW_BATCH = 500  # events one --follow read takes at most
+
+
+@cli.command()
+@config_option
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events until Ctrl-C.")
+@click.option("--queue", help="Only events of this queue.")
+@click.option("--job-id", help="Only events of this job.")
+@click.option("--type", "event_type", type=click.Choice(EVENT_TYPES), help="Only this type.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@json_option
+@friendly_errors
+def events(
+    config_path: str | None,
+    follow: bool,
+    queue: str | None,
+    job_id: str | None,
+    event_type: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Print the newest lifecycle and control events, oldest first (--json: one object
+    per line)."""
+    backend = connect(load_config(config_path))
+    filters: dict[str, Any] = {"queue": queue, "job_id": job_id, "event_type": event_type}
+    if follow:  # before the first line: whoever reads it may stop us at once
+        signal.signal(signal.SIGTERM, _interrupt)  # stop as Ctrl-C does: exit 0
+    with contextlib.suppress(KeyboardInterrupt):
+        shown, cursor = control.read_events(backend, limit=limit, **filters)
+        print_events(shown, as_json)
+        while follow:
+            shown, cursor = control.read_events(
+                backend, after=cursor, limit=FOLLOW_BATCH, block=FOLLOW_BLOCK, **filters
+            )
+            print_events(shown, as_json)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def print_events(shown: list[dict[str, Any]], as_json: bool) -> None:
+    for event in shown:
+        click.echo(json.dumps(event, default=str) if as_json else describe_event(event))
+
+
+def describe_event(event: dict[str, Any]) -> str:
+    """One readable line: time, type, queue, job, id, then the type's own keys."""
+    when = datetime.fromtimestamp(event["ts"]).isoformat(sep=" ", timespec="milliseconds")
+    core = [event["type"], event["queue"], event["job"], event["job_id"]]
+    if event["type"] == CONTROL:
+        core = [CONTROL, event["action"], "by", event["actor"], *core[1:]]
+    rest = {k: v for k, v in event.items() if k not in (*EVENT_KEYS, "action", "actor")}
+    extra = " ".join(f"{k}={json.dumps(v, default=str)}" for k, v in rest.items())
+    return " ".join([when, *(str(part) for part in core if part is not None), extra]).rstrip()
+
+
+@cli.command("stats")
+@config_option
+@click.option("--queue", help="Only this queue (default: every queue).")
+@click.option("--job", "job_name", help="Only this job name.")
+@json_option
+@friendly_errors
+def stats_command(
+    config_path: str | None, queue: str | None, job_name: str | None, as_json: bool
+) -> None:
+    """Throughput, success rate, wait and run times: last hour, minutes, 30 days."""
+    from runtime.stats import queue_stats
+
+    config = load_config(config_path)
+    backend = connect(config)
+    if queue is not None:
+        control.known_queue(backend, config, queue)
+    report = queue_stats(backend, queue, job_name)
+    if as_json:
+        emit(report)
+    else:
+        print_stats(report)
+
+
+def print_stats(report: dict[str, Any]) -> None:
+    hour, rate = report["last_hour"], report["success_rate"]
+    scope = f"queue {report['queue'] or '(all)'}, job {report['job'] or '(all)'}"
+    tput = report["throughput"]
+    click.echo(
+        f"{scope}: {tput['per_minute']}/min, {tput['per_hour']}/hour, {tput['per_day']}/day; "
+        f"success {'-' if rate is None else f'{rate:.1%}'} (24 h)"
+    )
+    click.echo(
+        f"last hour: wait p50 {_secs(hour['wait']['p50'])} p95 {_secs(hour['wait']['p95'])}, "
+        f"run p50 {_secs(hour['run']['p50'])} p95 {_secs(hour['run']['p95'])}; "
+        f"stalled {hour['stalled']}, recovered {hour['recovered']}"
+    )
+    click.echo(
+        f"{'queue':<14}{'job':<32}{'done':>7}{'failed':>8}{'retried':>8}"
+        f"{'wait p95':>10}{'run p95':>10}"
+    )
+    for row in report["jobs"]:
+        click.echo(
+            f"{row['queue']:<14}{row['job']:<32}{row['completed']:>7}{row['failed']:>8}"
+            f"{row['retried']:>8}{_secs(row['wait']['p95']):>10}{_secs(row['run']['p95']):>10}"
+        )
+    busy = [day for day in report["days"] if day["completed"] or day["failed"]]
+    for day in busy:
+        click.echo(f"{day['day']}  completed {day['completed']:>8}  failed {day['failed']:>6}")
+
+
+def _secs(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3g}s"
+
+
+@cli.command("metrics")
+@config_option
+@friendly_errors
+def metrics_command(config_path: str | None) -> None:
+    """Print the Prometheus text exposition (what `start --metrics-port` serves)."""
+    from runtime.prometheus import exposition
+
+    config = load_config(config_path)
+    click.echo(exposition(connect(config), config), nl=False)
 
 
 def main() -> None:

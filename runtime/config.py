@@ -31,6 +31,8 @@ class RuntimeSection(_Strict):
     drain_timeout: float = Field(default=30.0, ge=0)
     heartbeat_interval: float = Field(default=5.0, gt=0)
     max_stalls: int = Field(default=3, ge=1)  # lease expiries before a job is dead-lettered
+    # Seconds a canceled job on a process worker may take to stop before its process ends.
+    cancel_grace: float = Field(default=10.0, ge=0)
     # Seconds a finished job keeps its idempotency key (0: the key is free once it finishes).
     idempotency_window: float = Field(default=0, ge=0)
     log_format: Literal["auto", "text", "json"] = "auto"
@@ -51,6 +53,19 @@ class RetentionSection(_Strict):
     failed_days: float = Field(default=180, ge=0)
 
 
+class AlertsSection(_Strict):
+    """Alert rules, evaluated by the leading daemon every `interval` seconds (runtime.alerts)."""
+
+    interval: float = Field(default=5.0, gt=0)
+    failed_window_minutes: int = Field(default=10, ge=1)  # the window of the counted rules
+    failed_threshold: int = Field(default=10, ge=0)  # failed jobs in the window: warning above
+    waiting_threshold: int = Field(default=50, ge=0)  # waiting jobs: warning above
+    oldest_waiting_minutes: float = Field(default=10, gt=0)  # next job to run waited longer
+    dead_letter_growth: int = Field(default=20, ge=0)  # new dead letters in the window, above
+    stalled_threshold: int = Field(default=0, ge=0)  # stalled jobs in the window (0: any)
+    history_days: float = Field(default=30, gt=0)  # resolved alerts kept this long
+
+
 class PluginsSection(_Strict):
     modules: list[str] = Field(default_factory=list)
     disable: list[str] = Field(default_factory=list)
@@ -62,6 +77,7 @@ class Config(_Strict):
     queues: dict[str, QueueSection] = Field(default_factory=lambda: {"default": QueueSection()})
     plugins: PluginsSection = Field(default_factory=PluginsSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
+    alerts: AlertsSection = Field(default_factory=AlertsSection)
     # Where the config came from; relative SQLite paths and plugin files resolve against it.
     source: Path | None = Field(default=None, exclude=True)
 

@@ -6,56 +6,152 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from runtime import alerts, cron
-from runtime.backends.base import COUNTED_STATES, FINAL_STATES, STATES, Backend
+from runtime import alerts, cron, events
+from runtime.backends.base import COUNTED_STATES, FINAL_STATES, STATES, Backend, Overview
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.jobs import JobRegistry
+from runtime.masking import mask_payload
+from runtime.plugins import Plugins
 from runtime.serializer import compose, dumps
 
 
 def status(backend: Backend, config: Config) -> dict[str, Any]:
-    """Queues with counts and live workers, firing alerts and the overall state."""
-    workers = backend.workers()
-    names = sorted(set(backend.known_queues()) | set(config.queues))
-    counts = backend.queue_counts(names)
-    paused = backend.paused_queues()
-    rows = []
-    for name in names:
-        row: dict[str, Any] = {"name": name, "paused": name in paused}
-        row.update({state: counts[name][state] for state in COUNTED_STATES})
-        row["workers"] = sum(w.get("workers", 0) for w in workers if w.get("queue") == name)
-        rows.append(row)
-    firing = alerts.evaluate(rows)
+    """Queues with counts and live workers, open alerts and the overall state."""
+    seen = backend.overview(list(config.queues))
+    rows = rows_of(seen)
+    shown = alerts.for_status(backend, config, seen, rows)
     return {
         "backend": backend.display_url,
-        "status": alerts.overall(firing),
+        "status": alerts.overall(shown),
         "queues": rows,
-        "workers": workers,
-        "alerts": firing,
-        "cron": cron.last_runs(backend),
+        "workers": seen.workers,
+        "leader": seen.leader,
+        "alerts": shown,
+        "cron": cron.last_runs(seen.results),
     }
+
+
+def queue_rows(backend: Backend, config: Config) -> list[dict[str, Any]]:
+    """`runtime status` queue rows (the alert evaluator reads the same)."""
+    return rows_of(backend.overview(list(config.queues)))
+
+
+def rows_of(seen: Overview) -> list[dict[str, Any]]:
+    rows = []
+    for name in sorted(seen.counts):
+        row: dict[str, Any] = {"name": name, "paused": name in seen.paused}
+        row.update({state: seen.counts[name][state] for state in COUNTED_STATES})
+        row["workers"] = sum(w.get("workers", 0) for w in seen.workers if w.get("queue") == name)
+        rows.append(row)
+    return rows
 
 
 def status_exit_code(snapshot: dict[str, Any]) -> int:
     return alerts.SEVERITY_EXIT[snapshot["status"]]
 
 
-def list_jobs(
-    backend: Backend, queue: str | None = None, state: str | None = None, limit: int = 50
+# -- alerts ----------------------------------------------------------------------------------
+def list_alerts(
+    backend: Backend, include_resolved: bool = False, limit: int = 100
 ) -> list[dict[str, Any]]:
-    if state is not None and state not in STATES:
-        raise BadInput(f"unknown state '{state}'; use one of {', '.join(STATES)}.")
+    """Open alerts (firing and acknowledged), oldest first; with `include_resolved`, then
+    the last `limit` resolved ones, last resolved first."""
     if limit < 1:
         raise BadInput(f"limit must be at least 1, got {limit}.")
-    return backend.list_jobs(queue=queue, state=state, limit=limit)
+    rows = backend.alerts.open_alerts()
+    return rows + backend.alerts.history(limit) if include_resolved else rows
+
+
+def ack_alert(backend: Backend, alert_id: str) -> dict[str, Any]:
+    """Acknowledge a firing alert: it stays listed but no longer raises `runtime status`'s
+    exit code. Acknowledging an acknowledged alert changes nothing."""
+    before, alert = _move_alert(backend, alert_id, "acknowledged")
+    if before == "acknowledged":
+        return alert
+    if before != "firing":
+        raise BadInput(f"alert {alert_id} is resolved; only a firing alert can be acknowledged.")
+    events.audit(
+        backend, "alert.ack", queue=alert["queue"], alert_id=alert["id"], rule=alert["rule"]
+    )
+    return alert
+
+
+def resolve_alert(backend: Backend, plugins: Plugins, alert_id: str) -> dict[str, Any]:
+    """Resolve an open alert by hand (plugins hear `alert_resolved`). If its condition
+    still holds, the next evaluation fires it again as a new alert: acknowledge instead
+    to silence it."""
+    before, alert = _move_alert(backend, alert_id, "resolved")
+    if before == "resolved":
+        raise BadInput(f"alert {alert_id} is already resolved.")
+    events.audit(
+        backend, "alert.resolve", queue=alert["queue"], alert_id=alert["id"], rule=alert["rule"]
+    )
+    plugins.notify("alert_resolved", alert=alert)
+    return alert
+
+
+def _move_alert(backend: Backend, alert_id: str, state: str) -> tuple[str, dict[str, Any]]:
+    number = int(alert_id) if alert_id.isdigit() else -1
+    before, alert = backend.alerts.transition(number, state, events.actor(), time.time())
+    if before is None or alert is None:
+        raise BadInput(f"no alert with id '{alert_id}'.")
+    return before, alert
+
+
+MAX_PAGE = 1_000
+
+
+def list_jobs(
+    backend: Backend,
+    queue: str | None = None,
+    state: str | None = None,
+    job: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """One page of jobs as people see them: `{"jobs": [...], "next_cursor": ...}`."""
+    if state is not None and state not in STATES:
+        raise BadInput(f"unknown state '{state}'; use one of {', '.join(STATES)}.")
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadInput(f"limit must be between 1 and {MAX_PAGE}, got {limit}.")
+    try:
+        page = backend.list_jobs(queue=queue, state=state, job=job, limit=limit, cursor=cursor)
+    except ValueError:
+        message = f"'{cursor}' is not a cursor from this listing; start without one."
+        raise BadInput(message) from None
+    return {"jobs": [_shown(record) for record in page.jobs], "next_cursor": page.next_cursor}
 
 
 def show_job(backend: Backend, job_id: str) -> dict[str, Any]:
+    """One job's record as people see it: payload masked, progress with an ETA."""
+    return _shown(_record(backend, job_id))
+
+
+def _record(backend: Backend, job_id: str) -> dict[str, Any]:
     record = backend.get_job(job_id)
     if record is None:
         raise BadInput(f"no job with id '{job_id}'.")
     return record
+
+
+def _shown(record: dict[str, Any]) -> dict[str, Any]:
+    """The record with secrets and personal data masked and the progress's ETA added."""
+    shown = {**record, "payload": mask_payload(record["payload"])}
+    if record["progress"] is not None and record["state"] == "active":
+        shown["progress"] = {**record["progress"], "eta": progress_eta(record, time.time())}
+    return shown
+
+
+def progress_eta(record: dict[str, Any], now: float) -> float | None:
+    """Seconds until an active job reaches 100%, at the rate it progressed since its
+    attempt started; None before it has measurable progress."""
+    percent = float(record["progress"].get("percent") or 0)
+    started = record["started_at"]
+    if started is None or not 0 < percent < 100:
+        return None
+    elapsed = max(now - started, 0.0)
+    return round(elapsed * (100 - percent) / percent, 1)
 
 
 # -- dead letters and retention ------------------------------------------------------------
@@ -65,11 +161,12 @@ PAGE = 1_000
 
 def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
     """Put one failed or canceled job back in its queue; returns its record."""
-    record = show_job(backend, job_id)
+    record = _record(backend, job_id)
     if record["state"] not in RETRYABLE:
         raise BadInput(f"job {job_id} is {record['state']}; only failed or canceled jobs retry.")
     if not backend.requeue(job_id, _fresh_message(record, registry)):
         raise BadInput(f"job {job_id} changed state meanwhile; it was not retried.")
+    events.audit(backend, "job.retry", queue=record["queue"], job_id=job_id, job=record["job"])
     return show_job(backend, job_id)
 
 
@@ -77,16 +174,16 @@ def retry_all(
     backend: Backend, registry: JobRegistry, queue: str | None = None, job: str | None = None
 ) -> int:
     """Retry every failed job of `queue` (all queues when None), only `job` if given."""
-    retried = 0
-    queues = [queue] if queue else backend.known_queues()
-    for name in queues:
-        while True:
-            page = backend.list_jobs(queue=name, state="failed", limit=PAGE)
-            matching = [row for row in page if job is None or row["job"] == job]
-            for row in matching:
-                retried += backend.requeue(row["id"], _fresh_message(row, registry))
-            if len(page) < PAGE or not matching:
-                break
+    # Collected first: each retry takes a job out of the failed index being paged.
+    dead: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        page = backend.list_jobs(queue=queue, state="failed", job=job, limit=PAGE, cursor=cursor)
+        dead += page.jobs
+        if (cursor := page.next_cursor) is None:
+            break
+    retried = sum(backend.requeue(row["id"], _fresh_message(row, registry)) for row in dead)
+    events.audit(backend, "job.retry_all", queue=queue, job=job, retried=retried)
     return retried
 
 
@@ -96,13 +193,104 @@ def clean(backend: Backend, queue: str | None, state: str, older_than: float) ->
         raise BadInput(f"clean takes a final state (completed, failed, canceled), not '{state}'.")
     before = time.time() - older_than
     queues = [queue] if queue else backend.known_queues()
-    return sum(_purge_all(backend, name, state, finished_before=before) for name in queues)
+    removed = sum(_purge_all(backend, name, state, finished_before=before) for name in queues)
+    events.audit(
+        backend, "queue.clean", queue=queue, state=state, older_than=older_than, removed=removed
+    )
+    return removed
+
+
+def delete_job(backend: Backend, job_id: str) -> None:
+    """Delete one job that is not running (cancel a running job first)."""
+    record = _record(backend, job_id)
+    if record["state"] == "active":
+        raise BadInput(f"job {job_id} is running; cancel it first (runtime job cancel {job_id}).")
+    if not backend.delete(job_id):
+        raise BadInput(f"job {job_id} changed state meanwhile; it was not deleted.")
+    events.audit(backend, "job.delete", queue=record["queue"], job_id=job_id, job=record["job"])
+
+
+def purge_queue(backend: Backend, config: Config, queue: str, confirm: str | None) -> int:
+    """Delete every job of `queue` except running ones: waiting, delayed, retrying and
+    finished. `confirm` must repeat the queue's name, as the CLI's --yes-i-mean-it."""
+    known_queue(backend, config, queue)
+    if confirm != queue:
+        raise BadInput(
+            f"purging deletes every job of queue {queue}; confirm with --yes-i-mean-it {queue}."
+        )
+    removed = backend.purge_queue(queue)
+    events.audit(backend, "queue.purge", queue=queue, removed=removed)
+    return removed
+
+
+PENDING_STATES = ("waiting", "delayed", "active")
+
+
+def drain_queue(
+    backend: Backend, config: Config, queue: str, timeout: float, poll: float = 0.5
+) -> bool:
+    """Wait until `queue` has no waiting, delayed, retrying or active job; False when
+    `timeout` seconds passed first."""
+    known_queue(backend, config, queue)
+    events.audit(backend, "queue.drain", queue=queue, timeout=timeout)
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = backend.queue_counts([queue])[queue]
+        if not any(counts[state] for state in PENDING_STATES):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(poll)
+
+
+# -- pause, resume, cancel -------------------------------------------------------------------
+def pause_queue(backend: Backend, config: Config, queue: str) -> dict[str, Any]:
+    """Stop workers claiming from `queue` (within 1 s); running jobs finish. The flag is
+    stored in the backend, so it survives restarts."""
+    return _set_paused(backend, config, queue, True)
+
+
+def resume_queue(backend: Backend, config: Config, queue: str) -> dict[str, Any]:
+    return _set_paused(backend, config, queue, False)
+
+
+def _set_paused(backend: Backend, config: Config, queue: str, paused: bool) -> dict[str, Any]:
+    known_queue(backend, config, queue)
+    backend.set_paused(queue, paused)
+    events.audit(backend, "queue.pause" if paused else "queue.resume", queue=queue)
+    return {"queue": queue, "paused": paused}
+
+
+def cancel_job(backend: Backend, job_id: str) -> dict[str, Any]:
+    """Cancel a job: waiting, delayed and retrying jobs at once; a running one is asked to
+    stop (`ctx.cancelled`) and recorded canceled when it does (process workers end it
+    after `[runtime] cancel_grace`). Returns `{id, job, queue, state, cancel_requested}`."""
+    before = backend.cancels.cancel(job_id)
+    if before is None:
+        raise BadInput(f"no job with id '{job_id}'.")
+    if before in FINAL_STATES:
+        raise BadInput(f"job {job_id} is already {before}; only unfinished jobs can be canceled.")
+    record = _record(backend, job_id)
+    events.audit(backend, "job.cancel", queue=record["queue"], job_id=job_id, job=record["job"])
+    keys = ("id", "job", "queue", "state")
+    return {**{key: record[key] for key in keys}, "cancel_requested": before == "active"}
+
+
+def known_queue(backend: Backend, config: Config, queue: str) -> str:
+    """`queue` if it is configured or ever had a job, else BadInput naming the known ones."""
+    names = sorted(set(config.queues) | set(backend.known_queues()))
+    if queue not in names:
+        raise BadInput(f"unknown queue '{queue}'; known queues: {', '.join(names) or 'none'}.")
+    return queue
 
 
 def apply_retention(backend: Backend, config: Config, queue: str) -> int:
     """Trim one queue's finished records to the configured caps (count and age)."""
     policy = config.retention
     now = time.time()
+    # Metrics past their retention too (24 h per minute, 30 days per day): called every
+    # minute, each prune deletes about a minute's rows. Not counted in the return value.
+    backend.metrics.prune(queue, now)
     caps = (
         ("completed", policy.completed_max, policy.completed_days),
         ("failed", policy.failed_max, policy.failed_days),
@@ -132,3 +320,33 @@ def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | Non
     spec = registry.get(record["job"])
     options = spec.message_options(record["priority"] or 0)
     return compose(record["id"], spec.name, dumps(record["payload"] or {}), options)
+
+
+# -- events ----------------------------------------------------------------------------------
+# Events a filtered read of the newest ones looks through. The logs have no index by queue,
+# job or type (a Redis Stream cannot have one), so filters apply here, client side.
+EVENT_FILTER_WINDOW = 10_000
+
+
+def read_events(
+    backend: Backend,
+    *,
+    after: str | None = None,
+    limit: int = 20,
+    block: float = 0.0,
+    queue: str | None = None,
+    job_id: str | None = None,
+    event_type: str | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Events matching the filters, oldest first: those after the id `after` (at most
+    `limit` read), or with `after=None` the newest `limit` matches among the newest
+    EVENT_FILTER_WINDOW events; waits up to `block` seconds when none has arrived. Returns
+    them and the cursor to pass as `after` next time (the last event read, matching or not).
+    """
+    wanted = {"queue": queue, "job_id": job_id, "type": event_type}
+    wanted = {name: value for name, value in wanted.items() if value is not None}
+    window = EVENT_FILTER_WINDOW if wanted and after is None else limit
+    batch = backend.events.read(after, max(window, limit), block)
+    cursor = batch[-1]["id"] if batch else after
+    matching = [e for e in batch if all(e.get(k) == v for k, v in wanted.items())]
+    return matching[-limit:], cursor

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from runtime.jobs import JobSpec
@@ -92,10 +93,11 @@ def count_matches(matches: Any, after: datetime.datetime, before: datetime.datet
     return count
 
 
-def last_runs(storage: Any) -> list[dict[str, Any]]:
-    """Each cron job's last fired tick and the daemon that fired it (`runtime status`)."""
+def last_runs(results: Mapping[Any, bytes]) -> list[dict[str, Any]]:
+    """Each cron job's last fired tick and the daemon that fired it (`runtime status`),
+    from Huey's result store (`storage.result_items()`, or `Overview.results`)."""
     runs = []
-    for key, value in storage.result_items().items():
+    for key, value in results.items():
         name = key.decode() if isinstance(key, bytes) else str(key)
         if name.startswith(LAST_PREFIX):
             runs.append(json.loads(value))

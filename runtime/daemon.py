@@ -14,16 +14,19 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from runtime import alerts, heartbeat, prometheus
 from runtime.backends import open_backend
 from runtime.config import Config
 from runtime.errors import ConfigError
-from runtime.plugins import load_plugins
+from runtime.plugins import Plugins, load_plugins
 
 log = logging.getLogger("runtime.daemon")
 
@@ -42,13 +45,73 @@ class Child:
     restart_at: float = 0.0
 
 
+class Steward(threading.Thread):
+    """The daemon's own heartbeat, and its bid for the lead of the cluster: exactly one
+    live daemon leads (a lease renewed every beat), and the leader evaluates the alert
+    rules every `[alerts] interval` seconds. A leader that dies hands over within three
+    missed beats; one that stops resigns at once."""
+
+    def __init__(self, daemon_id: str, config: Config, plugins: Plugins, queues: list[str]):
+        super().__init__(name="Steward", daemon=True)
+        self.daemon_id = daemon_id
+        self.config = config
+        self.plugins = plugins
+        self.queues = queues
+        self.backend = open_backend(config.runtime.backend, config.base_dir)
+        self.stopped = threading.Event()
+        self.started = time.time()
+        self.leading = False
+        self.next_alerts = 0.0
+
+    def run(self) -> None:
+        beat = min(self.config.runtime.heartbeat_interval, self.config.alerts.interval)
+        self._tick()
+        while not self.stopped.wait(beat):
+            self._tick()
+        try:
+            self.backend.cluster.resign(self.daemon_id)
+            self.backend.remove_worker(self.daemon_id)
+        except Exception as exc:  # the others take over when the lease runs out
+            log.warning("could not resign the lead: %s", exc)
+        self.backend.close()
+
+    def _tick(self) -> None:
+        ttl = 3 * self.config.runtime.heartbeat_interval
+        try:
+            leading = self.backend.cluster.lead(self.daemon_id, ttl)
+            self.backend.put_worker(self.daemon_id, self.info(leading), ttl)
+        except Exception as exc:  # the backend may be down: keep trying, never die
+            log.warning("daemon heartbeat failed: %s", exc)
+            leading = False
+        if leading != self.leading:
+            log.info("daemon %s %s the lead", self.daemon_id, "took" if leading else "lost")
+            self.leading = leading
+        if leading and time.monotonic() >= self.next_alerts:
+            self.next_alerts = time.monotonic() + self.config.alerts.interval
+            try:
+                alerts.evaluate_and_store(self.backend, self.config, self.plugins)
+            except Exception:  # a broken rule must not stop the heartbeat or the lead
+                log.exception("alert evaluation failed")
+
+    def info(self, leading: bool) -> dict[str, Any]:
+        """This daemon's heartbeat: its worker processes' running jobs and counts summed
+        from their own last heartbeats."""
+        mine = [w for w in self.backend.workers() if w.get("daemon") == self.daemon_id]
+        current = sorted(job for w in mine for job in w.get("current_jobs", []))
+        processed = sum(int(w.get("processed", 0)) for w in mine)
+        return heartbeat.beat(
+            "daemon", self.queues, self.started, processed, current, leader=leading
+        )
+
+
 class Supervisor:
-    def __init__(self, config: Config, queues: list[str]) -> None:
+    def __init__(self, config: Config, queues: list[str], plugins: Plugins) -> None:
         self.config = config
         self.children = [Child(queue) for queue in queues]
         self.stopping = False
         self.forced = False
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.steward = Steward(self.daemon_id, config, plugins, queues)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -58,6 +121,7 @@ class Supervisor:
             self.daemon_id,
             ", ".join(c.queue for c in self.children),
         )
+        self.steward.start()
         for child in self.children:
             self._spawn(child)
         while not self.stopping:
@@ -81,6 +145,7 @@ class Supervisor:
         if self.config.source is not None:
             cmd += ["-c", str(self.config.source)]
         env = dict(os.environ, RUNTIME_BACKEND=self.config.runtime.backend)
+        env[heartbeat.DAEMON_ENV] = self.daemon_id
         child.proc = subprocess.Popen(cmd, env=env, cwd=Path.cwd())
         child.started = time.monotonic()
         log.info(
@@ -137,6 +202,8 @@ class Supervisor:
                 log.error("worker for queue %s did not stop; killing it", child.queue)
                 child.proc.kill()
                 child.proc.wait()
+        self.steward.stopped.set()
+        self.steward.join(timeout=5)
         log.info("daemon %s stopped", self.daemon_id)
         return 0
 
@@ -148,8 +215,13 @@ def daemon_queues(config: Config, registry_queues: set[str], only: list[str] | N
     return sorted(set(config.queues) | registry_queues)
 
 
-def start(config: Config, only_queues: list[str] | None = None) -> int:
-    """Check plugins and backend, then supervise. Raises RuntimeJobError on bad setup."""
+def start(
+    config: Config,
+    only_queues: list[str] | None = None,
+    metrics_address: tuple[str, int] | None = None,
+) -> int:
+    """Check plugins and backend, then supervise, serving /metrics and /healthz on
+    `metrics_address` (host, port) if given. Raises RuntimeJobError on bad setup."""
     plugins = load_plugins(config)
     plugins.raise_for_errors()
     backend = open_backend(config.runtime.backend, config.base_dir)
@@ -159,7 +231,8 @@ def start(config: Config, only_queues: list[str] | None = None) -> int:
         backend.close()
     queues = daemon_queues(config, plugins.registry.queues(), only_queues)
     _refuse_process_workers_on_sqlite(config, queues)
-    return Supervisor(config, queues).run()
+    with prometheus.serving(config, metrics_address):
+        return Supervisor(config, queues, plugins).run()
 
 
 def _refuse_process_workers_on_sqlite(config: Config, queues: list[str]) -> None:

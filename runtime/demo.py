@@ -93,7 +93,7 @@ def _report(runtime: Runtime, config: Config, sent: int | None) -> None:
 
 def _summary(runtime: Runtime, config: Config, sent: int) -> None:
     _report(runtime, config, sent)
-    failed = control.list_jobs(runtime.backend, state="failed", limit=1)
+    failed = control.list_jobs(runtime.backend, state="failed", limit=1)["jobs"]
     if failed:
         click.echo(f"a dead-lettered job: runtime job show {failed[0]['id']}")
     click.secho(f"demo done: {sent} jobs sent to {runtime.backend.display_url}", fg="green")

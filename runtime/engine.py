@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import multiprocessing
 import os
 import random
 import threading
@@ -38,11 +39,17 @@ from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec
 from runtime.serializer import JSONSerializer, PoisonMessage, encode_result
+from runtime.stats import Recorder
 
 log = logging.getLogger("runtime.engine")
 
 JITTER = 0.25  # retry delays vary by +-25% so failed jobs don't retry in lock-step
-PAUSE_CHECK_SECONDS = 0.5
+# A pause stops claims within 1 s (DESIGN): a thread may act on a pause flag read up to
+# PAUSE_CHECK_SECONDS ago and then wait up to CLAIM_TIMEOUT in a claim, 0.75 s in all.
+PAUSE_CHECK_SECONDS = 0.25
+CLAIM_TIMEOUT = 0.5
+CANCEL_POLL_SECONDS = 1.0  # how often running jobs' cancel requests are polled
+CANCELED_EXIT = 75  # a process worker ended because its canceled job would not stop
 
 
 class JobTask(Task):
@@ -55,6 +62,8 @@ class JobTask(Task):
     context: JobContext | None = None
     started: float = 0.0  # monotonic time the job's function was entered
     last_error: dict[str, Any] | None = None
+    cancel_seen: float | None = None  # monotonic time its cancel request was noticed
+    wait: float | None = None  # first attempts: seconds from ready to claimed (metrics)
 
     def execute(self) -> Any:
         return self.engine.run_job(self)
@@ -78,10 +87,13 @@ class RuntimeHuey(Huey):
         *,
         lease_seconds: float,
         renew_interval: float = 5.0,
-        claim_timeout: float = 1.0,
+        claim_timeout: float = CLAIM_TIMEOUT,
         notify: Callable[..., None] | None = None,
         max_stalls: int = 3,
+        cancel_grace: float | None = None,
     ) -> None:
+        """`cancel_grace`: seconds a canceled job may take to stop before its process is
+        ended (process workers); None: never (a thread cannot be killed)."""
         # Set before Huey.__init__, which calls create_storage().
         self.backend = backend
         super().__init__(name=queue, results=False, utc=True, serializer=JSONSerializer())
@@ -95,7 +107,10 @@ class RuntimeHuey(Huey):
         self._claims_waiting = _Counter()
         self.max_stalls = max_stalls
         self.notify = notify
-        self.processed = 0
+        self.cancel_grace = cancel_grace
+        # Shared memory: process workers are forked children, and the heartbeat (in the
+        # parent) must count the jobs they run.
+        self._processed = multiprocessing.Value("q", 0)
         self._registry = JobNameRegistry()
         self._paused_until_check = 0.0
         self._paused = False
@@ -106,6 +121,8 @@ class RuntimeHuey(Huey):
         self._prefetched = threading.local()
         self.post_execute("runtime.outcome")(self._record_outcome)
         self.on_shutdown("runtime.release_prefetched")(self._release_prefetched)
+        self.stats = Recorder(backend, queue)
+        self.on_shutdown("runtime.flush_metrics")(self.stats.flush)
         self._renewer_pid = 0
         self.on_startup("runtime.renew_leases")(self._start_renewing)
         self.signal(SIGNAL_INTERRUPTED)(self._release_interrupted)
@@ -156,6 +173,8 @@ class RuntimeHuey(Huey):
         task.lease_token = claim.token
         task.attempt = claim.attempt
         task.eta = None  # the backend already held it until its eta
+        if claim.attempt == 1 and claim.ready_at is not None:
+            task.wait = time.time() - claim.ready_at
         return task
 
     def _take_prefetched(self) -> Claim | None:
@@ -199,13 +218,21 @@ class RuntimeHuey(Huey):
             lambda pct, stage: self._progress(task, pct, stage),
         )
         task.context = context
+        if task.cancel_seen is not None:  # noticed before the context existed
+            context.cancel()
         if task.spec.context_param:
             kwargs[task.spec.context_param] = context
         task.started = time.monotonic()
         try:
             return task.spec.func(**kwargs)
         finally:
-            self.processed += 1
+            with self._processed.get_lock():
+                self._processed.value += 1
+
+    @property
+    def processed(self) -> int:
+        """Jobs run by this queue's workers (every process worker included)."""
+        return int(self._processed.value)
 
     def _progress(self, task: JobTask, percent: float, stage: str | None) -> None:
         if not self.backend.progress(task.id, task.lease_token, percent, stage):
@@ -217,6 +244,10 @@ class RuntimeHuey(Huey):
             self._record(task, value, exception)
 
     def _record(self, task: JobTask, value: Any, exception: BaseException | None) -> None:
+        if task.cancel_seen is not None:  # whatever the job did after a cancel request
+            recorded = self.backend.cancels.finish(task.id, task.lease_token)
+            self._finished(task, "canceled", recorded, None)
+            return
         if exception is None:
             self._complete(task, encode_result(value))
             return
@@ -239,6 +270,8 @@ class RuntimeHuey(Huey):
         self._finished(task, "completed", recorded, None)
 
     def _requeue_task(self, task: JobTask, timestamp: Any, retry_eta: Any = None) -> None:
+        if task.cancel_seen is not None:  # recorded as canceled by _record: no retry
+            return
         with _recording(task):
             self._retry(task, retry_eta)
 
@@ -281,6 +314,8 @@ class RuntimeHuey(Huey):
                 extra=extra,
             )
             return
+        run_time = time.monotonic() - task.started if task.started else None
+        self.stats.record(task.spec.name, state, run_time, task.wait)
         if error is None:
             log.info("job %s %s %s in %ss", task.spec.name, task.id, state, seconds, extra=extra)
         else:
@@ -324,12 +359,55 @@ class RuntimeHuey(Huey):
         threading.Thread(target=self._renew_forever, name="LeaseRenewer", daemon=True).start()
 
     def _renew_forever(self) -> None:
+        """Renew leases every `renew_interval`; poll cancel requests every tick between."""
+        tick = min(CANCEL_POLL_SECONDS, self.renew_interval)
+        next_renewal = time.monotonic() + self.renew_interval
         while True:
-            time.sleep(self.renew_interval)
+            time.sleep(tick)
+            # Each in its own try: the backend may be down; keep trying, never die.
+            try:
+                self.watch_cancels()
+            except Exception as exc:
+                log.warning("polling cancel requests failed: %s", exc)
+            if time.monotonic() < next_renewal:
+                continue
+            next_renewal = time.monotonic() + self.renew_interval
             try:
                 self.renew_leases()
-            except Exception as exc:  # the backend may be down: keep trying, never die
+            except Exception as exc:
                 log.warning("lease renewal failed: %s", exc)
+
+    def watch_cancels(self) -> None:
+        """Ask the jobs of this process an operator canceled to stop (`ctx.cancelled`), in
+        one backend call; end a process worker whose job outlived `cancel_grace`."""
+        running = {task.id: task for task in list(self._tasks_in_flight)}
+        if not running:
+            return
+        claims = {job_id: task.lease_token for job_id, task in running.items()}
+        for job_id in self.backend.cancels.requested(claims):
+            task = running[job_id]
+            if task.cancel_seen is None:
+                task.cancel_seen = time.monotonic()
+                log.info("job %s was canceled; asking it to stop", job_id, extra={"job_id": job_id})
+            if task.context is not None:
+                task.context.cancel()
+            grace = self.cancel_grace
+            if grace is not None and time.monotonic() - task.cancel_seen >= grace:
+                self._end_canceled(task)
+
+    def _end_canceled(self, task: JobTask) -> None:
+        """The canceled job ignores `ctx.cancelled`: record it canceled and end this worker
+        process (Huey's consumer starts a new one); its other state dies with it."""
+        recorded = self.backend.cancels.finish(task.id, task.lease_token)
+        self._finished(task, "canceled", recorded, None)
+        log.warning(
+            "job %s did not stop %ss after it was canceled; ending its worker process %d",
+            task.id,
+            self.cancel_grace,
+            os.getpid(),
+            extra={"job_id": task.id, "queue": self.queue},
+        )
+        os._exit(CANCELED_EXIT)
 
     def renew_leases(self) -> None:
         """Extend the lease of every job running in this process; cancel the ones lost."""
@@ -344,6 +422,7 @@ class RuntimeHuey(Huey):
         now = time.time()
         self.backend.promote_due(self.queue, now)
         reaped = self.backend.reap_expired(self.queue, now, self.max_stalls)
+        self.stats.record_reaped(len(reaped.recovered), len(reaped.stalled))
         extra = {"queue": self.queue}
         if reaped.recovered:
             count = len(reaped.recovered)

@@ -1,8 +1,8 @@
 """Every hook a plugin can implement. Plugins register through these only.
 
 Mark implementations with `runtime.hookimpl`. Notification hooks (`runtime_startup`,
-`runtime_shutdown`, `job_finished`) are called for each plugin in isolation: an
-exception in one is logged and does not reach the others or the job.
+`runtime_shutdown`, `job_finished`, `alert_fired`, `alert_resolved`) are called for each
+plugin in isolation: an exception in one is logged and does not reach the others or the job.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    from runtime.alerts import RegisterRule
     from runtime.config import Config
     from runtime.jobs import JobRegistry
 
@@ -45,3 +46,30 @@ def job_finished(
     """A job attempt ended: `state` is `completed`, `retrying` or `failed`; `error` is
     `{type, message, traceback}` unless it completed. Called in the worker, after the
     outcome is recorded; a failing implementation is logged and ignored."""
+
+
+@hookspec
+def register_alert_rules(register: RegisterRule) -> None:
+    """Contribute alert rules: call `register(rule)` for each `runtime.alerts.Rule(name,
+    severity, evaluate)`, where `evaluate(context)` returns a list of
+    `runtime.alerts.Condition(subject, message)` (the subject is a queue name or any
+    other thing the rule watches; an empty list: all clear). Called by the evaluating
+    daemon before each evaluation. `register` raises ValueError for a rule without a
+    name, with a name already taken or a severity other than warning/critical; a plugin
+    that raises here is logged and keeps only the rules it registered before (the open
+    alerts of a rule nobody registers resolve). A rule whose `evaluate` raises is logged
+    and its open alerts stay as they are until it evaluates again."""
+
+
+@hookspec
+def alert_fired(alert: dict[str, Any]) -> None:
+    """An alert started firing: `alert` is its row (`id, rule, severity, queue, state,
+    message, since`, ...). Called once per alert, in the evaluating daemon, for each plugin
+    in isolation (a failing plugin is logged; the others and the evaluation go on)."""
+
+
+@hookspec
+def alert_resolved(alert: dict[str, Any]) -> None:
+    """An alert was resolved: its condition cleared, or an operator ran `runtime alert
+    resolve ID` (then `resolved_by` names them). Called once per alert, for each plugin in
+    isolation, like `alert_fired`."""

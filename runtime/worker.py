@@ -25,7 +25,7 @@ from typing import Any
 from huey.consumer import Consumer
 from huey.exceptions import TaskTimeout
 
-from runtime import control
+from runtime import control, heartbeat
 from runtime.backends import open_backend
 from runtime.backends.base import Backend
 from runtime.config import Config, load_config
@@ -93,8 +93,9 @@ def thread_timeout(seconds: float) -> Iterator[None]:
 
 
 class Housekeeper(threading.Thread):
-    """Publishes this process's heartbeat; stops the consumer when the supervising
-    daemon has gone (so a killed daemon leaves no orphan workers)."""
+    """Publishes this process's heartbeat, hands the jobs of dead workers back at once,
+    trims finished records; stops the consumer when the supervising daemon has gone (so
+    a killed daemon leaves no orphan workers)."""
 
     def __init__(
         self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config, backend: Backend
@@ -108,6 +109,9 @@ class Housekeeper(threading.Thread):
         self.backend = backend
         self.parent = os.getppid()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        # Claims record this id as the job's `worker`, every forked child's included:
+        # the jobs a heartbeat names, and the ones its death hands back, are found by it.
+        huey.backend.worker_id = self.worker_id
         self.started = time.time()
         self.next_retention = time.monotonic()
 
@@ -125,7 +129,9 @@ class Housekeeper(threading.Thread):
             os.kill(os.getpid(), signal.SIGTERM)
         try:
             ttl = 3 * self.config.runtime.heartbeat_interval
-            self.backend.put_worker(self.worker_id, self.info(), ttl)
+            current = self.backend.cluster.worker_jobs(self.huey.queue, self.worker_id)
+            self.backend.put_worker(self.worker_id, self.info(current), ttl)
+            self._expire_dead_workers(ttl)
             if time.monotonic() >= self.next_retention:
                 self.next_retention = time.monotonic() + RETENTION_INTERVAL
                 removed = control.apply_retention(self.backend, self.config, self.huey.queue)
@@ -134,23 +140,41 @@ class Housekeeper(threading.Thread):
         except Exception as exc:  # the backend may be down: keep trying, never die
             log.warning("housekeeping failed: %s", exc)
 
-    def info(self) -> dict[str, Any]:
-        return {
-            "host": socket.gethostname(),
-            "pid": os.getpid(),
-            "queue": self.huey.queue,
-            "workers": self.consumer.workers,
-            "worker_type": self.consumer.worker_type,
-            "started": self.started,
-            "heartbeat": time.time(),
-            "processed": self.huey.processed,
-            "current_jobs": sorted(task.id for task in list(self.huey._tasks_in_flight)),
-        }
+    def _expire_dead_workers(self, ttl: float) -> None:
+        """Jobs of workers silent for a whole ttl (three missed heartbeats) go back to
+        waiting at the next reap, not when their lease would run out."""
+        live = [worker["id"] for worker in self.backend.workers()]
+        queue = self.huey.queue
+        expired = self.backend.cluster.expire_leases_of_dead_workers(queue, live, time.time() - ttl)
+        if expired:
+            log.warning(
+                "%d jobs of %s lost their worker (no heartbeat for %.0fs); reaping them now",
+                len(expired),
+                queue,
+                ttl,
+                extra={"queue": queue, "job_ids": expired},
+            )
+
+    def info(self, current_jobs: list[str]) -> dict[str, Any]:
+        """The heartbeat: `current_jobs` are the active jobs claimed under this worker's id
+        (a process worker's children run them, out of this process's sight)."""
+        return heartbeat.beat(
+            "worker",
+            [self.huey.queue],
+            self.started,
+            self.huey.processed,
+            current_jobs,
+            queue=self.huey.queue,
+            workers=self.consumer.workers,
+            worker_type=self.consumer.worker_type,
+            daemon=os.environ.get(heartbeat.DAEMON_ENV),
+        )
 
 
 def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, QueueConsumer]:
     backend = open_backend(config.runtime.backend, config.base_dir)
     backend.ping()
+    process_workers = config.queue(queue).worker_type == "process"
     huey = RuntimeHuey(
         queue,
         backend,
@@ -159,6 +183,8 @@ def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, Qu
         renew_interval=config.runtime.renew_interval,
         max_stalls=config.runtime.max_stalls,
         notify=plugins.notify,
+        # A thread cannot be killed: only a process worker ends a job ignoring its cancel.
+        cancel_grace=config.runtime.cancel_grace if process_workers else None,
     )
     return huey, QueueConsumer(huey, config)
 

@@ -23,6 +23,7 @@ from runtime.backends.base import (
     Backend,
     Claim,
     EnqueueResult,
+    JobPage,
     NewJob,
     Reaped,
 )
@@ -314,7 +315,7 @@ def test_fail_moves_the_job_to_the_dead_letter_set(backend: Backend) -> None:
     assert backend.fail(job.id, claim.token, ERROR) is False
     assert backend.complete(job.id, claim.token, None) is False
     assert backend.claim("q", LEASE, 0) is None
-    assert [r["id"] for r in backend.list_jobs(state="failed")] == [job.id]
+    assert [r["id"] for r in backend.list_jobs(state="failed").jobs] == [job.id]
 
 
 def test_retry_then_promote_then_claim_with_the_new_message(backend: Backend) -> None:
@@ -394,7 +395,7 @@ def test_key_window_dedups_to_a_job_that_finished_within_it(backend: Backend) ->
     deduplicated = EnqueueResult(done.id, "completed", True)
     assert backend.push(new_job(key="k", key_window=60)) == deduplicated
     assert backend.push_many([new_job(key="k", key_window=60)]) == [deduplicated]
-    assert backend.list_jobs() == [record(backend, done.id)]  # nothing was stored
+    assert backend.list_jobs().jobs == [record(backend, done.id)]  # nothing was stored
     # The window is the pushing job's: without one, the finished job's key is free.
     fresh = new_job(key="k")
     assert backend.push(fresh) == EnqueueResult(fresh.id, "waiting", False)
@@ -500,7 +501,7 @@ def test_reap_counts_stalls_and_dead_letters_the_job_at_the_third(backend: Backe
     assert rec["finished_at"] == now
     assert backend.complete(job.id, last.token, None) is False  # the lost worker is fenced
     assert record(backend, job.id) == rec
-    assert [r["id"] for r in backend.list_jobs(state="failed")] == [job.id]
+    assert [r["id"] for r in backend.list_jobs(state="failed").jobs] == [job.id]
     assert backend.queue_counts(["q"])["q"] == {
         "waiting": 0,
         "delayed": 0,
@@ -576,7 +577,7 @@ def test_requeue_puts_a_failed_job_back_with_its_slate_cleared(backend: Backend)
     cleared = {"state": "waiting", "error": None, "finished_at": None, "progress": None}
     assert rec == {**failed, **cleared, "stalls": 0}
     assert rec["attempts"] == 1
-    assert backend.list_jobs(state="failed") == []
+    assert backend.list_jobs(state="failed").jobs == []
     assert backend.queue_counts(["q"])["q"]["failed"] == 0
     assert backend.queue_counts(["q"])["q"]["waiting"] == 2
     assert backend.push(new_job(key="k")) == EnqueueResult(job.id, "waiting", True)
@@ -669,7 +670,7 @@ def completed_jobs(backend: Backend, count: int, queue: str = "q") -> list[str]:
 
 
 def listed(backend: Backend, **filters: Any) -> list[str]:
-    return [r["id"] for r in backend.list_jobs(limit=1000, **filters)]
+    return ids_of(backend.list_jobs(limit=1000, **filters))
 
 
 LATER = time.time() + 10_000  # beyond every lease a test takes: reaps then always expire
@@ -692,7 +693,7 @@ def test_purge_by_keep_deletes_all_but_the_newest(backend: Backend) -> None:
     by_finish = [dead[1], dead[3], dead[4], dead[2], dead[0]]
     assert backend.purge("q", "failed", keep=2) == 3
     assert [i for i in dead if backend.get_job(i)] == [dead[0], dead[2]]
-    assert listed(backend, state="failed") == [dead[2], dead[0]]
+    assert listed(backend, state="failed") == [dead[0], dead[2]]  # last finished first
     assert backend.queue_counts(["q"])["q"]["failed"] == 2
     assert backend.purge("q", "failed", keep=2) == 0
     assert backend.purge("q", "failed", keep=0) == 2
@@ -800,6 +801,10 @@ def test_completed_count_is_a_total_not_the_current_rows(backend: Backend) -> No
     assert backend.queue_counts(["q"])["q"]["completed"] == 3
 
 
+def ids_of(page: JobPage) -> list[str]:
+    return [r["id"] for r in page.jobs]
+
+
 def test_list_jobs_newest_first_with_filters_and_limit(backend: Backend) -> None:
     ids = make_every_state(backend, "a")
     other = new_job("b")
@@ -817,23 +822,103 @@ def test_list_jobs_newest_first_with_filters_and_limit(backend: Backend) -> None
             "done1",
         )
     ]
-    assert [r["id"] for r in backend.list_jobs()] == [other.id, *newest_first_a]
-    assert [r["id"] for r in backend.list_jobs(queue="a")] == newest_first_a
-    assert [r["id"] for r in backend.list_jobs(queue="a", limit=3)] == newest_first_a[:3]
-    assert [r["id"] for r in backend.list_jobs(state="waiting")] == [
-        other.id,
-        ids["waiting2"],
-        ids["waiting1"],
-    ]
-    assert [r["id"] for r in backend.list_jobs(queue="a", state="completed")] == [
-        ids["done2"],
-        ids["done1"],
-    ]
-    assert backend.list_jobs(queue="b", state="failed") == []
-    assert backend.list_jobs(queue="nope") == []
-    for rec in backend.list_jobs():
+    assert ids_of(backend.list_jobs()) == [other.id, *newest_first_a]
+    assert ids_of(backend.list_jobs(queue="a")) == newest_first_a
+    assert ids_of(backend.list_jobs(queue="a", limit=3)) == newest_first_a[:3]
+    assert backend.list_jobs(queue="b", state="failed") == JobPage([], None)
+    assert backend.list_jobs(queue="nope") == JobPage([], None)
+    for rec in backend.list_jobs().jobs:
         assert tuple(sorted(rec)) == tuple(sorted(RECORD_KEYS))
         assert rec == backend.get_job(rec["id"])
+
+
+def test_list_jobs_by_state_follows_each_state_index(backend: Backend) -> None:
+    ids = make_every_state(backend, "a")
+    low, high = new_job("a", priority=-1), new_job("a", priority=5)
+    backend.push_many([low, high])
+    backend.push(other := new_job("b"))
+    # Waiting: the next to be claimed first, queue after queue by name.
+    expected = [high.id, ids["waiting1"], ids["waiting2"], low.id, other.id]
+    assert ids_of(backend.list_jobs(state="waiting")) == expected
+    assert ids_of(backend.list_jobs(state="completed")) == [ids["done2"], ids["done1"]]
+    assert ids_of(backend.list_jobs(state="delayed")) == [ids["delayed"]]
+    assert ids_of(backend.list_jobs(state="retrying")) == [ids["retrying"]]
+    assert ids_of(backend.list_jobs(queue="a", state="active")) == [ids["active"]]
+    assert ids_of(backend.list_jobs(queue="a", state="failed")) == [ids["failed"]]
+    assert backend.list_jobs(state="canceled") == JobPage([], None)
+
+
+@pytest.mark.parametrize("state", [None, "waiting", "completed"])
+def test_list_jobs_pages_by_cursor_without_gaps_or_repeats(
+    backend: Backend, state: str | None
+) -> None:
+    for queue in ("a", "b"):
+        if state == "completed":
+            completed_jobs(backend, 7, queue)
+        else:
+            backend.push_many([new_job(queue) for _ in range(7)])
+    everything = ids_of(backend.list_jobs(state=state, limit=100))
+    assert len(everything) == 14
+    seen: list[str] = []
+    cursor = None
+    for _ in range(10):
+        page = backend.list_jobs(state=state, limit=4, cursor=cursor)
+        seen += ids_of(page)
+        if (cursor := page.next_cursor) is None:
+            break
+    assert seen == everything
+
+
+def test_list_jobs_filters_by_job_name_across_pages(backend: Backend) -> None:
+    jobs = [new_job(job="tests.a" if n % 3 == 0 else "tests.b") for n in range(12)]
+    backend.push_many(jobs)
+    wanted = [j.id for j in reversed(jobs) if j.job == "tests.a"]
+    first = backend.list_jobs(job="tests.a", limit=3)
+    assert ids_of(first) == wanted[:3] and first.next_cursor is not None
+    rest = backend.list_jobs(job="tests.a", limit=3, cursor=first.next_cursor)
+    assert ids_of(rest) == wanted[3:]
+    waiting = backend.list_jobs(state="waiting", job="tests.a", limit=100)
+    assert ids_of(waiting) == list(reversed(wanted)) and waiting.next_cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["x", "-1", ":a", "3"])
+def test_list_jobs_refuses_a_cursor_it_did_not_hand_out(backend: Backend, cursor: str) -> None:
+    backend.push(new_job())
+    with pytest.raises(ValueError):
+        backend.list_jobs(state="waiting", cursor=cursor)
+
+
+def test_delete_removes_a_job_that_is_not_running(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    for name in ("waiting1", "delayed", "retrying", "failed", "done1"):
+        assert backend.delete(ids[name])
+        assert backend.get_job(ids[name]) is None
+    assert not backend.delete(ids["active"])
+    assert not backend.delete("no-such-job")
+    counts = backend.queue_counts(["q"])["q"]
+    assert counts == {"waiting": 1, "delayed": 0, "active": 1, "failed": 0, "completed": 2}
+    assert set(ids_of(backend.list_jobs(limit=100))) == {
+        ids["waiting2"],
+        ids["active"],
+        ids["done2"],
+    }
+    assert must_claim(backend).job_id == ids["waiting2"]
+
+
+def test_delete_frees_the_idempotency_key(backend: Backend) -> None:
+    backend.push(first := new_job(key="k"))
+    assert backend.delete(first.id)
+    assert not backend.push(new_job(key="k")).deduplicated
+
+
+def test_purge_queue_deletes_all_but_running_jobs(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    backend.push(other := new_job("other"))
+    assert backend.purge_queue("q") == 7
+    assert ids_of(backend.list_jobs(queue="q")) == [ids["active"]]
+    assert backend.get_job(other.id) is not None
+    assert backend.queue_counts(["q"])["q"]["completed"] == 2  # the total does not shrink
+    assert backend.purge_queue("q") == 0
 
 
 def test_known_queues_lists_every_pushed_queue_sorted(backend: Backend) -> None:

@@ -210,8 +210,8 @@ def test_kill_daemon_group_three_times_loses_nothing(tmp_path: Path, backend_url
             while_alive(daemon, partial(reached, out, mark), 60, f"{mark} runs")
             time.sleep(rng.uniform(0, 0.05))
             killed = kill_group(daemon)
-        in_flight.append(len(rt.backend.list_jobs(state="active", limit=1000)))
-    stranded = [job["id"] for job in rt.backend.list_jobs(state="active", limit=1000)]
+        in_flight.append(len(rt.backend.list_jobs(state="active", limit=1000).jobs))
+    stranded = [job["id"] for job in rt.backend.list_jobs(state="active", limit=1000).jobs]
     with Daemon(config) as daemon:
         stranded_back = settle(
             lambda: states(rt, stranded)["completed"] == len(stranded), 60, killed, daemon
@@ -348,7 +348,11 @@ def test_poison_and_unknown_jobs_are_dead_lettered(tmp_path: Path, backend_url: 
     out = tmp_path / "runs.txt"
     with Daemon(config) as daemon:
         worker = while_alive(daemon, lambda: worker_pid(daemon), 20, "the worker process")
-        wait_for(lambda: rt.backend.workers(), 20, "the worker's heartbeat")
+        wait_for(
+            lambda: any(w["kind"] == "worker" for w in rt.backend.workers()),
+            20,
+            "the worker's heartbeat",
+        )
         poison = {reason: inject(backend_url, data) for reason, data in POISON.items()}
         unknown = producer(config, allow_unknown=True).enqueue("nosuch.job", {"x": 1})
         normal = rt.enqueue("testjobs.mark", {"path": str(out), "n": 7})
@@ -537,7 +541,9 @@ def test_cron_fires_once_per_minute_across_daemons(tmp_path: Path, backend_url: 
         assert up(), [daemon.output()[-1000:] for daemon in daemons]
         assert [daemon.terminate() for daemon in daemons] == [0] * DAEMONS
     ticks = minutes(out)
-    records = [job for job in rt.backend.list_jobs(limit=100) if job["job"] == "chaoscron.minute"]
+    records = [
+        job for job in rt.backend.list_jobs(limit=100).jobs if job["job"] == "chaoscron.minute"
+    ]
     report("cron", backend_name(backend_url), daemons=DAEMONS, runs_per_minute=dict(ticks))
     assert ticks, "the cron job never ran"
     assert max(ticks.values()) == 1, f"a minute ran more than once: {ticks}"

@@ -84,7 +84,7 @@ def test_retention_keeps_the_newest_per_queue(rt: Runtime) -> None:
     run_all(rt)
     rt.config.retention = RetentionSection(completed_max=2)
     assert control.apply_retention(rt.backend, rt.config, "default") == 3
-    left = rt.backend.list_jobs(queue="default", state="completed", limit=10)
+    left = rt.backend.list_jobs(queue="default", state="completed", limit=10).jobs
     assert sorted(row["payload"]["message"] for row in left) == [3, 4]
 
 
@@ -114,3 +114,100 @@ def test_cli_retry_and_clean(tmp_path: Path, backend_url: str, backend: Backend)
     }
     bad = run_cli("queue", "clean", "--older-than", "soon", "-c", config)
     assert bad.returncode == 2 and "'soon' is not a duration" in bad.stderr
+
+
+# -- job records, listing and the remaining controls ----------------------------------------
+def test_job_records_mask_personal_payload_fields_but_keep_them_for_retries(rt: Runtime) -> None:
+    payload = {"message": "mail jane@corp.com", "email": "jane@corp.com", "api_key": "sk-123"}
+    rt.allow_unknown = True  # a job of an app's own plugin, not installed here
+    job_id = rt.enqueue("signup.welcome", payload)
+    shown = control.show_job(rt.backend, job_id)
+    assert shown["payload"] == {"message": "mail j***@corp.com", "email": "j***", "api_key": "***"}
+    listed = control.list_jobs(rt.backend, state="waiting")["jobs"]
+    assert [row["payload"] for row in listed] == [shown["payload"]]
+    assert (rt.job(job_id) or {})["payload"] == payload  # stored as sent, for the worker
+
+
+def test_progress_eta_follows_the_rate_of_progress(rt: Runtime) -> None:
+    job_id = rt.enqueue("diagnostics.echo", {})
+    claim = rt.backend.claim("default", 30, 0)
+    assert claim is not None and rt.backend.progress(job_id, claim.token, 25, "parsing")
+    record = rt.job(job_id) or {}
+    assert control.progress_eta(record, now=record["started_at"] + 10) == 30.0
+    assert control.progress_eta({**record, "progress": {"percent": 0}}, now=0) is None
+    progress = control.show_job(rt.backend, job_id)["progress"]
+    assert progress["percent"] == 25 and progress["stage"] == "parsing"
+    assert progress["eta"] is None or progress["eta"] >= 0
+
+
+def test_list_jobs_pages_and_refuses_bad_input(rt: Runtime) -> None:
+    rt.enqueue_many("diagnostics.echo", [{"message": i} for i in range(5)])
+    first = control.list_jobs(rt.backend, limit=3)
+    rest = control.list_jobs(rt.backend, limit=3, cursor=first["next_cursor"])
+    messages = [row["payload"]["message"] for row in first["jobs"] + rest["jobs"]]
+    assert messages == [4, 3, 2, 1, 0] and rest["next_cursor"] is None
+    with pytest.raises(BadInput, match="unknown state 'done'"):
+        control.list_jobs(rt.backend, state="done")
+    with pytest.raises(BadInput, match="'zz' is not a cursor from this listing"):
+        control.list_jobs(rt.backend, cursor="zz")
+    with pytest.raises(BadInput, match="limit must be between 1 and 1000, got 0"):
+        control.list_jobs(rt.backend, limit=0)
+
+
+def test_delete_refuses_running_and_unknown_jobs(rt: Runtime) -> None:
+    waiting = rt.enqueue("diagnostics.echo", {})
+    control.delete_job(rt.backend, waiting)
+    assert rt.job(waiting) is None
+    running = rt.enqueue("diagnostics.echo", {})
+    assert rt.backend.claim("default", 30, 0) is not None
+    with pytest.raises(BadInput, match=f"job {running} is running; cancel it first"):
+        control.delete_job(rt.backend, running)
+    with pytest.raises(BadInput, match="no job with id 'nope'"):
+        control.delete_job(rt.backend, "nope")
+
+
+def test_purge_needs_the_queue_name_twice(rt: Runtime) -> None:
+    rt.enqueue_many("diagnostics.echo", [{} for _ in range(3)])
+    with pytest.raises(BadInput, match="confirm with --yes-i-mean-it default"):
+        control.purge_queue(rt.backend, rt.config, "default", None)
+    with pytest.raises(BadInput, match="unknown queue 'nope'; known queues: default"):
+        control.purge_queue(rt.backend, rt.config, "nope", "nope")
+    assert control.purge_queue(rt.backend, rt.config, "default", "default") == 3
+    assert rt.backend.queue_counts(["default"])["default"]["waiting"] == 0
+
+
+def test_drain_waits_until_the_queue_is_empty(rt: Runtime) -> None:
+    rt.enqueue("diagnostics.echo", {})
+    assert not control.drain_queue(rt.backend, rt.config, "default", timeout=0.2, poll=0.05)
+    run_all(rt)
+    assert control.drain_queue(rt.backend, rt.config, "default", timeout=5)
+
+
+def test_cli_job_list_delete_drain_and_purge(
+    tmp_path: Path, backend_url: str, backend: Backend
+) -> None:
+    config = str(write_config(tmp_path, backend_url))
+    rt = Runtime(backend, config=Config(plugins=PluginsSection(modules=[str(TEST_PLUGIN)])))
+    ids = [rt.enqueue("diagnostics.echo", {"message": n}) for n in range(3)]
+    page = cli_json("job", "list", "--limit", "2", "--json", "-c", config)
+    assert [row["id"] for row in page["jobs"]] == ids[:0:-1] and page["next_cursor"]
+    rest = cli_json("job", "list", "--cursor", page["next_cursor"], "--json", "-c", config)
+    assert ([row["id"] for row in rest["jobs"]], rest["next_cursor"]) == ([ids[0]], None)
+    only = cli_json("job", "list", "--job", "diagnostics.sleep", "--json", "-c", config)
+    assert only == {"jobs": [], "next_cursor": None}
+    assert cli_json("job", "delete", ids[0], "--json", "-c", config) == {
+        "id": ids[0],
+        "deleted": True,
+    }
+    busy = run_cli("queue", "drain", "default", "--timeout", "1s", "-c", config)
+    assert busy.returncode == 1 and "still had work after 1s" in busy.stderr
+    refused = run_cli("queue", "purge", "default", "-c", config)
+    assert refused.returncode == 2 and "--yes-i-mean-it default" in refused.stderr
+    purged = cli_json(
+        "queue", "purge", "default", "--yes-i-mean-it", "default", "--json", "-c", config
+    )
+    assert purged == {"queue": "default", "removed": 2}
+    assert cli_json("queue", "drain", "default", "--json", "-c", config) == {
+        "queue": "default",
+        "drained": True,
+    }

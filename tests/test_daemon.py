@@ -133,7 +133,9 @@ def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
     config = write_config(tmp_path, backend_url, workers=3)
     rt = producer(config)
     with Daemon(config) as daemon:
-        workers = wait_for(lambda: rt.backend.workers(), 20, "a heartbeat")
+        workers = wait_for(
+            lambda: [w for w in rt.backend.workers() if w["kind"] == "worker"], 20, "a heartbeat"
+        )
         assert daemon.terminate() == 0
     (worker,) = workers
     assert (worker["queue"], worker["workers"], worker["worker_type"]) == ("default", 3, "thread")

@@ -213,7 +213,7 @@ def test_cron_fires_once_per_minute_across_engines(backend: Backend, tmp_path: P
     assert b.read_periodic(due) == []  # the other daemon lost the claim for this minute
     assert a.read_periodic(due.replace(minute=5)) == []  # not a matching minute
     assert [t.name for t in b.read_periodic(due.replace(minute=6))] == ["crony.tick"]
-    (run,) = cron.last_runs(backend)
+    (run,) = cron.last_runs(backend.result_items())
     assert (run["job"], run["tick"], run["by"]) == (
         "crony.tick",
         "2026-11-22T10:06",

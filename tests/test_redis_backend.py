@@ -22,9 +22,11 @@ import redis
 
 # Not `from runtime.backends import redis`: the package imports redis-py under that name.
 import runtime.backends.redis as redis_module
+from runtime import control
 from runtime.backends import redis_keys as keys
 from runtime.backends.base import Claim, NewJob
 from runtime.backends.redis import RedisBackend, mask_url
+from runtime.config import Config, QueueSection
 from runtime.errors import BackendUnavailable
 from tests.redis_server import free_port
 
@@ -261,6 +263,7 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
         keys.WORKERS,
         keys.IDEMPOTENCY,  # the completed job keeps its key mapped until it is purged
         keys.KV_EXPIRY,
+        keys.EVENTS,  # every transition above wrote an event
         keys.HUEY_RESULTS,
         *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
     }
@@ -408,7 +411,7 @@ def test_claim_skips_ids_whose_record_is_gone(rb: RedisBackend, raw: redis.Redis
     raw.delete(keys.job(gone.id))
     assert must_claim(rb).job_id == kept.id
     assert raw.zcard(keys.waiting("q")) == 0
-    assert rb.list_jobs() == [rb.get_job(kept.id)]
+    assert rb.list_jobs().jobs == [rb.get_job(kept.id)]
 
 
 # -- scripts and batching --------------------------------------------------------------------
@@ -454,22 +457,15 @@ def test_purge_deletes_more_than_one_batch_within_its_limit(
     assert rb.queue_counts(["q"])["q"]["failed"] == 0
 
 
-def test_listing_by_state_pages_through_the_index_when_sets_are_big(
-    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch
+def test_listing_skips_index_entries_whose_record_is_gone(
+    rb: RedisBackend, raw: redis.Redis
 ) -> None:
-    done = [new_job() for _ in range(6)]
+    done = [new_job() for _ in range(3)]
     rb.push_many(done)
-    for _ in done:
-        claim = must_claim(rb)
-        rb.complete(claim.job_id, claim.token, None)
-    waiting = [new_job(), new_job("other")]
-    rb.push_many(waiting)
-    small = rb.list_jobs(state="completed", limit=4)
-    monkeypatch.setattr(redis_module, "SMALL_STATE_SET", 2)
-    assert rb.list_jobs(state="completed", limit=4) == small
-    assert [r["id"] for r in small] == [j.id for j in reversed(done)][:4]
-    assert [r["id"] for r in rb.list_jobs(state="waiting")] == [j.id for j in reversed(waiting)]
-    assert rb.list_jobs(queue="q", state="canceled") == []
+    raw.delete(keys.job(done[1].id))
+    page = rb.list_jobs(state="waiting", limit=2)
+    assert [r["id"] for r in page.jobs] == [done[0].id, done[2].id]
+    assert rb.list_jobs(state="waiting", cursor=page.next_cursor).jobs == []
 
 
 # -- Huey's side -------------------------------------------------------------------------------
@@ -492,3 +488,30 @@ def test_put_if_empty_with_a_ttl_expires(rb: RedisBackend) -> None:
     assert rb.put_if_empty("cron:job:202601010000", b"1", 0.3) is True
     assert rb.put_if_empty("lock", b"1") is True
     assert rb.put_if_empty("lock", b"1") is False
+
+
+@pytest.mark.parametrize("queues", [1, 40])
+def test_status_is_one_round_trip_whatever_the_number_of_queues(
+    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch, queues: int
+) -> None:
+    rb.push_many([new_job(f"q{n}") for n in range(queues)])
+    rb.alerts.fire("waiting_high", "warning", "q0", "too many", time.time())
+    rb.alerts.mark_evaluated(time.time())  # a daemon evaluates: status shows what it stored
+    rb.put_worker("w1", {"queue": "q0", "workers": 2}, ttl=30)
+    config = Config(queues={"configured": QueueSection()})
+    control.status(rb, config)  # loads the script
+    sent: list[object] = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counting(
+        self: redis.connection.Connection, command: object, check_health: bool = True
+    ) -> None:
+        sent.append(command)  # one call per round trip: a pipeline sends its commands at once
+        send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    snapshot = control.status(rb, config)
+    assert len(sent) == 1
+    assert len(snapshot["queues"]) == queues + 1
+    assert [a["rule"] for a in snapshot["alerts"]] == ["waiting_high"]
+    assert [w["id"] for w in snapshot["workers"]] == ["w1"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime.backends import open_backend
-from runtime.backends.base import NewJob
+from runtime.backends.base import FINAL_STATES, NewJob
 from runtime.backends.sqlite import SqliteBackend
 from runtime.errors import BackendUnavailable
 
@@ -92,6 +92,11 @@ def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
         module.SQL_REQUEUE: ("k", None, "id"),
         module.SQL_KEEP_CUTOFF: ("q", "failed", 100),
         module.SQL_PURGE: ("q", "failed", 1.0, 1.0, 7, 1000),
+        module.SQL_COUNTS.format("?, ?"): ("q", "r"),
+        **{
+            sql: ("q", state, 50, 0) if state in FINAL_STATES else ("q", 50, 0)
+            for state, sql in module.SQL_STATE_SLICES.items()
+        },
     }
     try:
         for sql, params in queries.items():
@@ -110,6 +115,7 @@ def test_sqlite_adds_the_stalls_column_to_an_older_database(tmp_path: Path) -> N
     backend.push(job)
     backend.close()
     with sqlite3.connect(path) as conn:  # the table as the first release created it
+        conn.execute("drop trigger jobs_event_state")  # it reads `stalls`; added later
         conn.execute("alter table jobs drop column stalls")
     backend = SqliteBackend(path)
     try:
@@ -142,3 +148,24 @@ def test_sqlite_canceled_jobs_are_requeued_and_purged(tmp_path: Path) -> None:
         assert claim is not None and claim.job_id == "a"
     finally:
         backend.close()
+
+
+def test_sqlite_counts_the_jobs_of_an_older_database_once(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    backend = SqliteBackend(path)
+    backend.push_many(
+        [NewJob(id=f"j{n}", job="tests.echo", queue="q", data=b"{}") for n in range(3)]
+    )
+    backend.close()
+    with sqlite3.connect(path) as conn:  # as before the counts table existed
+        conn.execute("drop table job_counts")
+    backend = SqliteBackend(path)
+    try:
+        assert backend.queue_counts(["q"])["q"]["waiting"] == 3
+        backend.delete("j0")
+        assert backend.queue_counts(["q"])["q"]["waiting"] == 2
+    finally:
+        backend.close()
+    backend = SqliteBackend(path)  # opening it again does not count twice
+    assert backend.queue_counts(["q"])["q"]["waiting"] == 2
+    backend.close()

@@ -21,7 +21,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,15 +34,21 @@ from redis.exceptions import NoScriptError
 from runtime.backends import redis_keys as keys
 from runtime.backends.base import (
     COUNTED_STATES,
+    FINAL_STATES,
     RECORD_KEYS,
     STALLED_ERROR,
     Backend,
     Claim,
     EnqueueResult,
     NewJob,
+    Overview,
     Reaped,
     final_state,
 )
+from runtime.backends.redis_alerts import RedisAlertStore, alert_row
+from runtime.backends.redis_cluster import RedisCancellation, RedisCluster
+from runtime.backends.redis_events import RedisEventLog
+from runtime.backends.redis_metrics import RedisMetricStore
 from runtime.errors import BackendUnavailable
 from runtime.serializer import describe_message
 
@@ -50,7 +56,6 @@ CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI 
 SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
 HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed on reuse
 BATCH = 1000  # jobs per promote/reap/purge script call: keeps each call short
-SCAN_BUDGET = 5000  # index entries one list_scan call examines (a few ms of Redis time)
 
 PUSH_BATCH = 500  # jobs per push_many script call: large enough to amortise, small enough
 # not to block Redis for long (about 10 ms).
@@ -71,7 +76,9 @@ SCRIPTS = (
     "reap",
     "requeue",
     "purge",
-    "list_scan",
+    "delete",
+    "having_job",
+    "overview",
     "put_if_empty",
     "drop_workers",
 )
@@ -81,8 +88,6 @@ INT_FIELDS = frozenset({"attempts", "priority", "stalls"})
 # Values of fields a record may lack: `stalls` is first written when a lease expires.
 ABSENT = {"stalls": 0}
 FLOAT_FIELDS = frozenset({"enqueued_at", "started_at", "finished_at", "eta"})
-# Read with every record: `seq` orders listings, the rest is RECORD_KEYS (no `data`).
-READ_FIELDS = (*RECORD_KEYS, "seq")
 
 # The state set that holds each state's jobs (delayed also holds retrying).
 STATE_SETS = {
@@ -94,9 +99,6 @@ STATE_SETS = {
     "completed": keys.COMPLETED,
     "canceled": keys.CANCELED,
 }
-# list_jobs by state reads the state sets whole when they hold at most this many ids;
-# beyond that it walks the newest-first index instead (redis_list_scan.lua).
-SMALL_STATE_SET = 2000
 
 
 def mask_url(url: str) -> str:
@@ -141,6 +143,11 @@ class RedisBackend(PriorityRedisStorage, Backend):
         timeout = pool.connection_kwargs.get("socket_timeout") or SOCKET_TIMEOUT
         # A BLPOP must return before the socket times out, or it reads as an outage.
         self._block_slice = max(min(10.0, float(timeout) / 2), 0.01)
+        self.events = RedisEventLog(self.conn, self._block_slice)
+        self.alerts = RedisAlertStore(self.conn)
+        self.metrics = RedisMetricStore(self.conn)
+        self.cluster = RedisCluster(self.conn, load_script)
+        self.cancels = RedisCancellation(self.conn, load_script)
 
     def _run(self, script: str, *args: Any) -> Any:
         """One script call: EVALSHA, loading the script once if the server lacks it."""
@@ -231,7 +238,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
             self.conn.blpop([keys.marker(queue)], timeout=wait)
 
     def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
-        args = _ClaimArgs(lease_seconds)
+        args = _ClaimArgs(lease_seconds, self.worker_id)
         return args.claim(self._run("claim", queue, *args.argv()))
 
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
@@ -243,7 +250,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
     def complete_and_claim(
         self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
     ) -> tuple[bool, Claim | None]:
-        args = _ClaimArgs(lease_seconds)
+        args = _ClaimArgs(lease_seconds, self.worker_id)
         done, raw = self._run("complete_claim", job_id, token, result, queue, *args.argv())
         return bool(done), args.claim(raw)
 
@@ -314,65 +321,45 @@ class RedisBackend(PriorityRedisStorage, Backend):
                 break
         return purged
 
+    def delete(self, job_id: str) -> bool:
+        return bool(self._run("delete", job_id))
+
+    def purge_queue(self, queue: str) -> int:
+        deleted = skipped = 0
+        while ids := self.conn.zrange(keys.queue_jobs(queue), skipped, skipped + BATCH - 1):
+            removed = int(self._run("delete", *ids))
+            deleted += removed
+            skipped += len(ids) - removed  # active jobs stay at the front of the index
+        return deleted
+
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        values = self.conn.hmget(keys.job(job_id), READ_FIELDS)
+        values = self.conn.hmget(keys.job(job_id), RECORD_KEYS)
         return _record(values)
 
-    def list_jobs(
-        self, queue: str | None = None, state: str | None = None, limit: int = 50
-    ) -> list[dict[str, Any]]:
-        if limit <= 0:
-            return []
+    def _push_order_slice(
+        self, queue: str | None, below: int | None, count: int
+    ) -> list[tuple[int, str]]:
         index = keys.queue_jobs(queue) if queue is not None else keys.ALL_JOBS
-        if state is None:
-            ids = [_text(i) for i in self.conn.zrevrange(index, 0, limit - 1)]
-            return [record for _, record in self._records(ids)]
-        found = self._from_state_sets(queue, state, limit)
-        return found if found is not None else self._scan_index(index, state, limit)
-
-    def _records(self, ids: Iterable[str]) -> list[tuple[int, dict[str, Any]]]:
-        """(push sequence number, record) of each of `ids` that still exists, in order,
-        in one round trip."""
-        with self.conn.pipeline(transaction=False) as pipe:
-            for job_id in ids:
-                pipe.hmget(keys.job(job_id), READ_FIELDS)
-            rows = pipe.execute()
-        return [(int(row[-1] or 0), record) for row in rows if (record := _record(row))]
-
-    def _from_state_sets(
-        self, queue: str | None, state: str, limit: int
-    ) -> list[dict[str, Any]] | None:
-        """Newest `limit` jobs in `state`, read from the state sets when they are small
-        (e.g. failed or active among many completed); None when they are too big."""
-        if state not in STATE_SETS:
-            return None
-        queues = [queue] if queue is not None else self.known_queues()
-        with self.conn.pipeline(transaction=False) as pipe:
-            for name in queues:
-                pipe.zrange(keys.queue(name, STATE_SETS[state]), 0, SMALL_STATE_SET)
-            members = [m for batch in pipe.execute() for m in batch]
-        if len(members) > SMALL_STATE_SET:
-            return None
-        records = self._records(_text(m) for m in members)
-        matching = sorted(
-            (pair for pair in records if pair[1]["state"] == state),
-            reverse=True,
-            key=lambda pair: pair[0],
+        top = "+inf" if below is None else f"({below}"
+        entries = self.conn.zrevrangebyscore(
+            index, top, "-inf", start=0, num=count, withscores=True
         )
-        return [record for _, record in matching[:limit]]
+        return [(int(seq), _text(member)) for member, seq in entries]
 
-    def _scan_index(self, index: str, state: str, limit: int) -> list[dict[str, Any]]:
-        """Newest `limit` jobs in `state`, walking an enqueue-order index inside Redis (only
-        matching ids cross the wire), a bounded slice per call."""
-        found: list[str] = []
-        start = 0
-        while start >= 0 and len(found) < limit:
-            args = (state, start, limit - len(found), SCAN_BUDGET)
-            start, *ids = self._scripts["list_scan"](keys=[index], args=args)
-            found += [_text(i) for i in ids]
-        # A job may have moved on since the scan: keep the filter exact.
-        return [r for _, r in self._records(found) if r["state"] == state]
+    def _state_slice(self, queue: str, state: str, offset: int, count: int) -> list[str]:
+        index = keys.queue(queue, STATE_SETS[state])
+        read = self.conn.zrevrange if state in FINAL_STATES else self.conn.zrange
+        return [_text(member) for member in read(index, offset, offset + count - 1)]
+
+    def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
+        with self.conn.pipeline(transaction=False) as pipe:
+            for job_id in job_ids:
+                pipe.hmget(keys.job(job_id), RECORD_KEYS)
+            return [_record(row) for row in pipe.execute()]
+
+    def _having_job(self, job_ids: list[str], job: str) -> set[str]:
+        return {_text(job_id) for job_id in self._run("having_job", job, *job_ids)}
 
     def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
         with self.conn.pipeline(transaction=False) as pipe:
@@ -387,8 +374,44 @@ class RedisBackend(PriorityRedisStorage, Backend):
             name: {state: int(next(replies) or 0) for state in COUNTED_STATES} for name in queues
         }
 
+    def overview(self, queues: list[str]) -> Overview:
+        raw = json.loads(self._scripts["overview"](keys=[keys.HUEY_RESULTS], args=queues))
+        return Overview(
+            counts=raw["counts"] or {},
+            paused=set(raw["paused"] or ()),
+            workers=live_workers(_pairs(raw["workers"]), time.time()),
+            results={name: value.encode() for name, value in _pairs(raw["results"]).items()},
+            leader=raw["leader"] or None,  # cjson: a missing key is `false`
+            alerts=sorted(
+                (row for flat in raw["alerts"] or () if (row := alert_row(_pairs(flat)))),
+                key=lambda alert: int(alert["id"]),
+            ),
+            alerts_evaluated=float(raw["alerts_evaluated"]) if raw["alerts_evaluated"] else None,
+        )
+
     def known_queues(self) -> list[str]:
         return sorted(_text(name) for name in self.conn.smembers(keys.QUEUES))
+
+    def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
+        with self.conn.pipeline(transaction=False) as pipe:
+            for name in queues:
+                pipe.zrange(keys.waiting(name), 0, 0)
+            heads = {
+                name: _text(head[0])
+                for name, head in zip(queues, pipe.execute(), strict=True)
+                if head
+            }
+            for job_id in heads.values():
+                pipe.hmget(keys.job(job_id), "enqueued_at", "eta")
+            times = dict(zip(heads, pipe.execute(), strict=True))
+        # A head claimed (or purged) between the two reads reads as its record or as None.
+        return {name: _waiting_since(*times[name]) if name in times else None for name in queues}
+
+    def dead_letters_since(self, queues: list[str], since: float) -> dict[str, int]:
+        with self.conn.pipeline(transaction=False) as pipe:
+            for name in queues:
+                pipe.zcount(keys.failed(name), since, "+inf")
+            return {name: int(count) for name, count in zip(queues, pipe.execute(), strict=True)}
 
     # -- administration ------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:
@@ -409,16 +432,16 @@ class RedisBackend(PriorityRedisStorage, Backend):
 
     def workers(self) -> list[dict[str, Any]]:
         now = time.time()
-        live: list[dict[str, Any]] = []
-        expired: list[bytes] = []  # worker id, value read: dropped only if still that value
-        for raw_id, raw in sorted(self.conn.hgetall(keys.WORKERS).items()):
-            beat = json.loads(raw)
-            if beat["expires_at"] > now:
-                live.append({**beat["info"], "id": _text(raw_id)})
-            else:
-                expired += [raw_id, raw]
-        if expired:
-            # Dead workers never remove themselves; a live one may re-publish meanwhile.
+        beats = {_text(raw_id): raw for raw_id, raw in self.conn.hgetall(keys.WORKERS).items()}
+        # Dropped only if still the value read: a live worker may re-publish meanwhile.
+        expired = [
+            field
+            for worker_id, raw in beats.items()
+            if json.loads(raw)["expires_at"] <= now
+            for field in (worker_id, raw)
+        ]
+        live = live_workers(beats, now)
+        if expired:  # dead workers never remove themselves
             self._scripts["drop_workers"](args=expired)
         return live
 
@@ -435,6 +458,23 @@ def _arg(value: Any) -> Any:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def live_workers(beats: dict[str, Any], now: float) -> list[dict[str, Any]]:
+    """The info of each heartbeat (worker id -> JSON {"expires_at", "info"}) still live,
+    with its `id`, sorted by id."""
+    live = []
+    for worker_id, raw in sorted(beats.items()):
+        beat = json.loads(raw)
+        if beat["expires_at"] > now:
+            live.append({**beat["info"], "id": worker_id})
+    return live
+
+
+def _pairs(flat: Any) -> dict[str, Any]:
+    """A dict from a flat [key, value, ...] reply (cjson turns an empty one into {})."""
+    items = list(flat or ())
+    return dict(zip(items[::2], items[1::2], strict=True))
 
 
 def _text(value: bytes | str) -> str:
@@ -477,13 +517,19 @@ def _push_rows(jobs: Sequence[NewJob]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
+def _waiting_since(enqueued_at: bytes | None, eta: bytes | None) -> float | None:
+    if enqueued_at is None:
+        return None
+    return max(float(enqueued_at), float(eta or 0))
+
+
 def _enqueue_result(raw: list[Any]) -> EnqueueResult:
     job_id, state, deduplicated = raw
     return EnqueueResult(_text(job_id), _text(state), bool(deduplicated))
 
 
 def _record(values: list[bytes | None]) -> dict[str, Any] | None:
-    """A record from HMGET of READ_FIELDS, or None if the job does not exist."""
+    """A record from HMGET of RECORD_KEYS, or None if the job does not exist."""
     if values[0] is None:  # `id` is set on every record
         return None
     return {
@@ -511,12 +557,13 @@ def _decode(name: str, value: bytes | None) -> Any:
 class _ClaimArgs:
     """The ARGV a claim needs (fresh token, lease deadline, worker), and its reply parsed."""
 
-    def __init__(self, lease_seconds: float) -> None:
+    def __init__(self, lease_seconds: float, worker: str | None) -> None:
         self.token = uuid.uuid4().hex
         self.now = time.time()
         self.deadline = self.now + lease_seconds
-        # Read per claim, not cached: right after a fork the pid is the child's.
-        self.worker = f"{socket.gethostname()}:{os.getpid()}"
+        # Outside a worker process, the claiming process; the pid is read per claim, not
+        # cached: right after a fork the pid is the child's.
+        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
 
     def argv(self) -> tuple[Any, ...]:
         return (self.token, self.now, self.deadline, self.worker)
@@ -524,5 +571,12 @@ class _ClaimArgs:
     def claim(self, raw: Any) -> Claim | None:
         if not raw:
             return None
-        job_id, data, attempts = raw
-        return Claim(_text(job_id), self.token, bytes(data), int(attempts), self.deadline)
+        job_id, data, attempts, ready_at = raw
+        return Claim(
+            _text(job_id),
+            self.token,
+            bytes(data),
+            int(attempts),
+            self.deadline,
+            float(ready_at) if ready_at else None,
+        )

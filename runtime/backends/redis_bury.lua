@@ -10,4 +10,5 @@ redis.call('ZADD', ALL_JOBS_KEY, seq, id)
 redis.call('ZADD', qkey(queue, Q.JOBS), seq, id)
 redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
 redis.call('SADD', QUEUES_KEY, queue)
+emit_event('failed', queue, id, job, 'error', event_error(err))
 return id

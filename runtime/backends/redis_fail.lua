@@ -4,4 +4,5 @@ local queue = fenced_queue(id, token)
 if not queue then return 0 end
 end_lease(id, queue)
 dead_letter(id, queue, err, now)
+emit_event('failed', queue, id, nil, 'error', event_error(err))
 return 1

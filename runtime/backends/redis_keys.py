@@ -7,7 +7,9 @@ Layout (all under the `rt:` prefix):
     rt:job:{id}                    hash: one job record (RECORD_KEYS fields plus `data`, the
                                    message, `token`, the live claim's, and `seq`, its push
                                    sequence number; dicts JSON-encoded; absent field = None,
-                                   but absent `stalls` = 0: it is written on the first stall)
+                                   but absent `stalls` = 0: it is written on the first stall;
+                                   `cancel_requested`: the token of the claim an operator
+                                   asked to cancel, see redis_cancel.lua)
     rt:seq                         counter: global push sequence (FIFO tie-breaker)
     rt:jobs                        zset: every job id, scored by its push sequence number
                                    (= enqueue order, without the ties a clock would have)
@@ -19,6 +21,14 @@ Layout (all under the `rt:` prefix):
                                    when that job's record is purged)
     rt:kv:expiry                   zset: Huey result-store fields put with a ttl, scored by
                                    expiry (fallback for servers without hash-field TTL)
+    rt:leader                      string: id of the leading daemon, expiring (PX) unless renewed
+    rt:events                      stream: lifecycle and control events, capped at about
+                                   base.EVENTS_CAP entries (XADD MAXLEN ~)
+    rt:alert:{id}                  hash: one alert (base.ALERT_FIELDS; absent field = None)
+    rt:alerts:seq                  counter: the last alert id handed out
+    rt:alerts:open                 hash: "{rule}|{queue}" -> id of its open alert (at most one)
+    rt:alerts:resolved             zset: resolved alert ids, scored by resolve time (pruning)
+    rt:alerts:evaluated            string: when the rules were last evaluated (unix time)
     rt:q:{queue}:jobs              zset: the queue's job ids, scored by push sequence number
     rt:q:{queue}:waiting           zset: claimable ids, score -priority * 1e13 + seq (exact
                                    while |priority| < 900 and seq < 1e13)
@@ -37,6 +47,8 @@ keys are named too, though the runtime never writes them (its enqueue/dequeue re
 
 from __future__ import annotations
 
+from runtime.backends.base import EVENTS_CAP
+
 PREFIX = "rt:"
 JOB_PREFIX = PREFIX + "job:"
 QUEUE_PREFIX = PREFIX + "q:"
@@ -48,6 +60,13 @@ PAUSED = PREFIX + "paused"
 WORKERS = PREFIX + "workers"
 IDEMPOTENCY = PREFIX + "idempotency"
 KV_EXPIRY = PREFIX + "kv:expiry"
+LEADER = PREFIX + "leader"
+EVENTS = PREFIX + "events"
+ALERT_PREFIX = PREFIX + "alert:"
+ALERTS_SEQ = PREFIX + "alerts:seq"
+ALERTS_OPEN = PREFIX + "alerts:open"
+ALERTS_RESOLVED = PREFIX + "alerts:resolved"
+ALERTS_EVALUATED = PREFIX + "alerts:evaluated"
 
 # Per-queue key suffixes: rt:q:{queue}:{suffix}.
 JOBS = "jobs"
@@ -130,6 +149,11 @@ def queue_jobs(name: str) -> str:
     return queue(name, JOBS)
 
 
+def alert(alert_id: int) -> str:
+    """The hash holding one alert."""
+    return f"{ALERT_PREFIX}{alert_id}"
+
+
 def lua_prelude() -> str:
     """Lua definitions of the same names, prepended to every script.
 
@@ -142,16 +166,47 @@ def lua_prelude() -> str:
         "QUEUES_KEY": QUEUES,
         "IDEMPOTENCY_KEY": IDEMPOTENCY,
         "WORKERS_KEY": WORKERS,
+        "PAUSED_KEY": PAUSED,
+        "LEADER_KEY": LEADER,
+        "ALERT_PREFIX": ALERT_PREFIX,
+        "ALERTS_OPEN_KEY": ALERTS_OPEN,
+        "ALERTS_EVALUATED_KEY": ALERTS_EVALUATED,
         "KV_EXPIRY_KEY": KV_EXPIRY,
+        "EVENTS_KEY": EVENTS,
         "JOB_PREFIX": JOB_PREFIX,
         "QUEUE_PREFIX": QUEUE_PREFIX,
     }
     suffixes = {s.upper().replace(":", "_"): s for s in QUEUE_SUFFIXES}
     lines = [f'local {name} = "{value}"' for name, value in constants.items()]
     lines.append(f"local MARKER_CAP = {MARKER_CAP}")
+    lines.append(f"local EVENTS_CAP = {EVENTS_CAP}")
     lines.append("local Q = {" + ", ".join(f'{k} = "{v}"' for k, v in suffixes.items()) + "}")
     lines.append("local function job_key(id) return JOB_PREFIX .. id end")
     lines.append(
         "local function qkey(queue, suffix) return QUEUE_PREFIX .. queue .. ':' .. suffix end"
     )
     return "\n".join(lines) + "\n"
+
+
+# -- metrics (runtime/backends/redis_metrics.py) ---------------------------------------------
+#   rt:mm:{queue}:{job}:{hour}     string: the hour's minutes 0-59 as one packed bucket
+#                                  sequence (base.pack_buckets); expires 24 h after the hour
+#   rt:md:{queue}:{job}            hash: day since the epoch -> packed counts; fields older
+#                                  than 30 days are dropped when a new day starts
+#   rt:mt:{queue}                  hash: "{job}|{outcome}" -> lifetime count (never shrinks)
+METRIC_MINUTES_PREFIX = PREFIX + "mm:"
+METRIC_DAYS_PREFIX = PREFIX + "md:"
+METRIC_TOTALS_PREFIX = PREFIX + "mt:"
+
+
+def metric_minutes(queue: str, job: str, hour: int) -> str:
+    """One job's per-minute buckets of one hour (hours since the epoch)."""
+    return f"{METRIC_MINUTES_PREFIX}{queue}:{job}:{hour}"
+
+
+def metric_days(queue: str, job: str) -> str:
+    return f"{METRIC_DAYS_PREFIX}{queue}:{job}"
+
+
+def metric_totals(queue: str) -> str:
+    return f"{METRIC_TOTALS_PREFIX}{queue}"

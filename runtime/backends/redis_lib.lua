@@ -5,6 +5,26 @@
 -- Final states, each with the per-queue set that holds its jobs scored by finish time.
 local FINAL = {completed = Q.COMPLETED, failed = Q.FAILED, canceled = Q.CANCELED}
 
+-- Append a lifecycle event to the capped event stream, in the script that makes the
+-- transition (RedisEventLog reads it). `queue` and `job` may be nil: they are then read
+-- from the record. `...`: extra field names and values, each value JSON text (e.g.
+-- cjson.encode(s) for a string, a number as is). The ts is the stream id's milliseconds.
+local function emit_event(event_type, queue, id, job, ...)
+  if not queue or not job then
+    local rec = redis.call('HMGET', job_key(id), 'queue', 'job')
+    queue, job = queue or rec[1] or '', job or rec[2] or ''
+  end
+  redis.call('XADD', EVENTS_KEY, 'MAXLEN', '~', EVENTS_CAP, '*',
+             'type', event_type, 'queue', queue, 'job_id', id, 'job', job, ...)
+end
+
+-- The error of an event: {type, message} of the error JSON `err`, without the traceback
+-- (long, and it may quote personal data), as JSON text.
+local function event_error(err)
+  local e = cjson.decode(err)
+  return cjson.encode({type = e.type, message = e.message})
+end
+
 -- Make a job claimable. The score puts higher priorities first and, within one, orders by
 -- the push sequence number: a job coming back (promoted, released, reaped) keeps its place
 -- ahead of later pushes, as on SQLite.
@@ -86,7 +106,12 @@ local function claim_next(queue, token, now, deadline, worker)
       local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
       redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', now,
                  'worker', worker)
-      return {id, redis.call('HGET', jk, 'data'), attempts}
+      local rec = redis.call('HMGET', jk, 'data', 'job', 'enqueued_at', 'eta')
+      emit_event('started', queue, id, rec[2], 'attempt', attempts)
+      -- ready_at (Claim): when it became claimable, for the wait-time metric.
+      local ready = rec[3]
+      if ready and rec[4] and tonumber(rec[4]) > tonumber(ready) then ready = rec[4] end
+      return {id, rec[1], attempts, ready}
     end
   end
 end
@@ -105,6 +130,7 @@ local function complete_job(id, token, result, now)
   end
   redis.call('ZADD', qkey(queue, Q.COMPLETED), now, id)
   redis.call('INCR', qkey(queue, Q.COMPLETED_TOTAL))
+  emit_event('completed', queue, id, nil)
   return 1
 end
 
@@ -136,6 +162,7 @@ local function push_job(id, job, queue, data, payload, priority, eta, key, windo
   else
     redis.call('ZADD', qkey(queue, Q.WAITING), -tonumber(priority) * 1e13 + seq, id)
   end
+  emit_event('enqueued', queue, id, job, 'state', cjson.encode(state))
   return {id, state, 0}
 end
 

@@ -6,4 +6,5 @@ end_lease(id, queue)
 local rec = redis.call('HMGET', job_key(id), 'priority', 'seq')
 enqueue_waiting(id, queue, rec[1], rec[2])
 wake(queue, 1)
+emit_event('released', queue, id, nil)
 return 1

@@ -3,7 +3,7 @@
 -- Returns 1, or 0 (nothing changed) in any other state or for an unknown id.
 local id, data = unpack(ARGV)
 local jk = job_key(id)
-local rec = redis.call('HMGET', jk, 'state', 'queue', 'priority', 'seq', 'key')
+local rec = redis.call('HMGET', jk, 'state', 'queue', 'priority', 'seq', 'key', 'job')
 local state, queue, priority, seq, key = rec[1], rec[2], rec[3], rec[4], rec[5]
 if state ~= 'failed' and state ~= 'canceled' then return 0 end
 
@@ -22,4 +22,5 @@ if key then
 end
 enqueue_waiting(id, queue, priority, seq)
 wake(queue, 1)
+emit_event('retried', queue, id, rec[6])
 return 1

@@ -6,4 +6,5 @@ if not queue then return 0 end
 end_lease(id, queue)
 redis.call('HSET', job_key(id), 'state', 'retrying', 'data', data, 'eta', eta, 'error', err)
 redis.call('ZADD', qkey(queue, Q.DELAYED), eta, id)
+emit_event('retrying', queue, id, nil, 'error', event_error(err), 'eta', eta)
 return 1

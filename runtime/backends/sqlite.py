@@ -29,15 +29,21 @@ from huey.storage import SqliteStorage
 
 from runtime.backends.base import (
     COUNTED_STATES,
+    FINAL_STATES,
     RECORD_KEYS,
     Backend,
     Claim,
     EnqueueResult,
     NewJob,
+    Overview,
     Reaped,
     final_state,
     stalled_error,
 )
+from runtime.backends.sqlite_alerts import ALERT_SCHEMA, SqliteAlertStore
+from runtime.backends.sqlite_cluster import CLUSTER_SCHEMA, SqliteCancellation, SqliteCluster
+from runtime.backends.sqlite_events import EVENTS_SCHEMA, SqliteEventLog
+from runtime.backends.sqlite_metrics import METRICS_SCHEMA, SqliteMetricStore
 from runtime.errors import BackendUnavailable
 from runtime.serializer import describe_message
 
@@ -45,6 +51,7 @@ T = TypeVar("T")
 
 BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for another connection's write lock
 WRITE_ATTEMPTS = 3  # whole-transaction attempts when even the busy timeout ran out
+BATCH = 1000  # rows one purge_queue transaction deletes
 POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
 
 # `seq` is the rowid: the order of pushes, used for FIFO within a priority and for listing.
@@ -97,6 +104,25 @@ SCHEMA = [
     "create table if not exists paused_queues (name text primary key)",
     """create table if not exists workers (
         id text primary key, info text not null, expires_at real not null)""",
+    # Jobs per (queue, state), kept by triggers in the transaction of every insert, state
+    # change and delete, so that `queue_counts` (and `runtime status`) is O(1) per queue
+    # instead of counting a million-row index; no Python path can forget to update it.
+    """create table if not exists job_counts (
+        queue text not null, state text not null, n integer not null,
+        primary key (queue, state)) without rowid""",
+    """create trigger if not exists job_counts_insert after insert on jobs begin
+        insert into job_counts values (new.queue, new.state, 1)
+            on conflict (queue, state) do update set n = n + 1;
+    end""",
+    """create trigger if not exists job_counts_delete after delete on jobs begin
+        update job_counts set n = n - 1 where queue = old.queue and state = old.state;
+    end""",
+    """create trigger if not exists job_counts_state after update of state on jobs
+        when old.state != new.state begin
+        update job_counts set n = n - 1 where queue = old.queue and state = old.state;
+        insert into job_counts values (new.queue, new.state, 1)
+            on conflict (queue, state) do update set n = n + 1;
+    end""",
     # put_if_empty with a ttl (cron ticks): Huey's SqliteStorage has no expiring keys.
     """create table if not exists expiring_keys (
         key text primary key, expires_at real not null)""",
@@ -104,7 +130,11 @@ SCHEMA = [
 
 # Columns added after the first release: `create table if not exists` leaves an older
 # database's table as it was, so initialize_schema adds these when they are missing.
-ADDED_COLUMNS = {"stalls": "stalls integer not null default 0"}
+ADDED_COLUMNS = {
+    "stalls": "stalls integer not null default 0",
+    # base.Cancellation: the token of the claim an operator asked to cancel.
+    "cancel_requested": "cancel_requested text",
+}
 
 RECORD_COLUMNS = ", ".join(RECORD_KEYS)
 JSON_FIELDS = ("progress", "result", "error", "payload")
@@ -120,7 +150,7 @@ SQL_CLAIM = """
         started_at = ?, lease_deadline = ?, worker = ?
     where seq = (select seq from jobs where queue = ? and state = 'waiting'
                  order by priority desc, seq limit 1)
-    returning id, data, attempts"""
+    returning id, data, attempts, max(enqueued_at, coalesce(eta, 0))"""
 SQL_PROMOTE = """
     update jobs set state = 'waiting'
     where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
@@ -128,12 +158,43 @@ SQL_REAP = """
     update jobs set state = 'waiting', token = null, lease_deadline = null, stalls = stalls + 1
     where queue = ? and state = 'active' and lease_deadline < ?
     returning id, stalls"""
-SQL_STALL = "update jobs set state = 'failed', finished_at = ?, error = ? where id = ?"
+# reap: expired leases at their last stall, which fail instead of going back to waiting.
+SQL_LAST_STALL = """
+    select id, stalls from jobs
+    where queue = ? and state = 'active' and lease_deadline < ? and stalls + 1 >= ?"""
+SQL_STALL = """
+    update jobs set state = 'failed', finished_at = ?, error = ?, stalls = stalls + 1,
+        token = null, lease_deadline = null
+    where id = ?"""
 SQL_DEAD_KEY = "select key from jobs where id = ? and state in ('failed', 'canceled')"
 SQL_REQUEUE = """
     update jobs set state = 'waiting', error = null, finished_at = null, stalls = 0,
         progress = null, token = null, lease_deadline = null, key = ?, data = coalesce(?, data)
     where id = ?"""
+# list_jobs by state: each state's rows in STATE_ORDER, through the partial index of
+# that state (delayed and retrying share one, as on Redis; the caller filters).
+_DUE = """select id from jobs
+    where queue = ? and state in ('delayed', 'retrying') order by eta, seq limit ? offset ?"""
+_FINISHED = """select id from jobs
+    where queue = ? and state = ? and finished_at is not null
+    order by finished_at desc, seq desc limit ? offset ?"""
+SQL_STATE_SLICES = {
+    "waiting": """select id from jobs where queue = ? and state = 'waiting'
+        order by priority desc, seq limit ? offset ?""",
+    "delayed": _DUE,
+    "retrying": _DUE,
+    "active": """select id from jobs where queue = ? and state = 'active'
+        order by lease_deadline, seq limit ? offset ?""",
+    "completed": _FINISHED,
+    "failed": _FINISHED,
+    "canceled": _FINISHED,
+}
+# A database from before job_counts existed: count its jobs once (the triggers keep the
+# counts from then on; a database whose jobs all went still has its zero rows).
+SQL_SEED_COUNTS = """insert into job_counts select queue, state, count(*) from jobs
+    where not exists (select 1 from job_counts) group by queue, state"""
+SQL_COUNTS = """select queue, state, n from job_counts
+    where state in ('waiting', 'delayed', 'retrying', 'active', 'failed') and queue in ({})"""
 # purge: the newest finished row beyond the `keep` newest (the first one to delete).
 SQL_KEEP_CUTOFF = """
     select finished_at, seq from jobs
@@ -158,6 +219,11 @@ SQL_INSERT = """
                       enqueued_at, eta, finished_at, error)
     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 SQL_REGISTER_QUEUE = "insert or ignore into queues (name) values (?)"
+# The next job to be claimed (jobs_claim index) and new dead letters (jobs_finished index).
+SQL_WAITING_HEAD = """select enqueued_at, eta from jobs where queue = ? and state = 'waiting'
+    order by priority desc, seq limit 1"""
+SQL_DEAD_SINCE = """select count(*) from jobs
+    where queue = ? and state = 'failed' and finished_at >= ?"""
 # Fencing: an operation on a claimed job matches only the live claim's token.
 FENCE = "where id = ? and token = ? and state = 'active'"
 
@@ -165,13 +231,19 @@ FENCE = "where id = ? and token = ? and state = 'active'"
 class SqliteBackend(SqliteStorage, Backend):
     """Lease-based jobs on a SQLite file; Huey's kv/lock operations keep working."""
 
-    ddl = [*SqliteStorage.ddl, *SCHEMA]
+    ddl = [*SqliteStorage.ddl, *SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
+    ddl += METRICS_SCHEMA
     _conn: sqlite3.Connection | None  # Huey's shared connection, opened lazily by `conn`
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.display_url = f"sqlite:///{self.path}"
         self._host = socket.gethostname()
+        self.events = SqliteEventLog(self._read, self._write)
+        self.alerts = SqliteAlertStore(self._read, self._write)
+        self.metrics = SqliteMetricStore(self._read, self._write)
+        self.cluster = SqliteCluster(self._read, self._write)
+        self.cancels = SqliteCancellation(self._read, self._write)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -190,6 +262,7 @@ class SqliteBackend(SqliteStorage, Backend):
             for column, definition in ADDED_COLUMNS.items():
                 if column not in have:
                     cur.execute(f"alter table jobs add column {definition}")
+            cur.execute(SQL_SEED_COUNTS)
 
     def _create_connection(self) -> sqlite3.Connection:
         conn: sqlite3.Connection = super()._create_connection()
@@ -327,13 +400,14 @@ class SqliteBackend(SqliteStorage, Backend):
         token = uuid.uuid4().hex
         now = time.time()
         deadline = now + lease_seconds
-        # `worker` names the claiming process (the interface passes no worker id);
-        # the pid is read here because a forked child must not report its parent's.
-        params = (token, now, deadline, f"{self._host}:{os.getpid()}", queue)
+        # Outside a worker process, `worker` names the claiming process; the pid is read
+        # here because a forked child must not report its parent's.
+        worker = self.worker_id or f"{self._host}:{os.getpid()}"
+        params = (token, now, deadline, worker, queue)
         row = cur.execute(SQL_CLAIM, params).fetchone()
         if row is None:  # another worker took the last one since the read
             return None
-        return Claim(row[0], token, bytes(row[1]), row[2], deadline)
+        return Claim(row[0], token, bytes(row[1]), row[2], deadline, row[3])
 
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
         deadline = time.time() + lease_seconds
@@ -448,37 +522,72 @@ class SqliteBackend(SqliteStorage, Backend):
         # in `queues`, and the failed count is counted from rows.
         return self._write(delete)
 
+    def delete(self, job_id: str) -> bool:
+        sql = "delete from jobs where id = ? and state != 'active'"
+        return self._write(lambda cur: cur.execute(sql, (job_id,)).rowcount > 0)
+
+    def purge_queue(self, queue: str) -> int:
+        sql = """delete from jobs where seq in (
+            select seq from jobs where queue = ? and state != 'active' limit ?)"""
+        deleted = 0
+        # In batches, so that other processes get the write lock in between.
+        while removed := self._write(lambda cur: cur.execute(sql, (queue, BATCH)).rowcount):
+            deleted += removed
+        return deleted
+
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         sql = f"select {RECORD_COLUMNS} from jobs where id = ?"
         rows = self._read(lambda cur: cur.execute(sql, (job_id,)).fetchall())
         return _record(rows[0]) if rows else None
 
-    def list_jobs(
-        self, queue: str | None = None, state: str | None = None, limit: int = 50
-    ) -> list[dict[str, Any]]:
-        filters = {"queue": queue, "state": state}
-        where = [f"{column} = ?" for column, value in filters.items() if value is not None]
-        params = [value for value in filters.values() if value is not None]
-        sql = f"select {RECORD_COLUMNS} from jobs"
+    def _push_order_slice(
+        self, queue: str | None, below: int | None, count: int
+    ) -> list[tuple[int, str]]:
+        where = ["seq < ?"] if below is not None else []
+        params: list[Any] = [below] if below is not None else []
+        if queue is not None:
+            where.append("queue = ?")
+            params.append(queue)
+        sql = "select seq, id from jobs"
         if where:
             sql += " where " + " and ".join(where)
-        # seq is the push order (taken under the write lock), i.e. enqueued_at order.
         sql += " order by seq desc limit ?"
-        rows = self._read(lambda cur: cur.execute(sql, (*params, limit)).fetchall())
-        return [_record(row) for row in rows]
+        return self._read(lambda cur: cur.execute(sql, (*params, count)).fetchall())
+
+    def _state_slice(self, queue: str, state: str, offset: int, count: int) -> list[str]:
+        sql = SQL_STATE_SLICES[state]
+        params = (queue, state, count, offset) if state in FINAL_STATES else (queue, count, offset)
+        return [row[0] for row in self._read(lambda cur: cur.execute(sql, params).fetchall())]
+
+    def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
+        found = self._by_id(f"select {RECORD_COLUMNS} from jobs", job_ids)
+        return [_record(found[job_id]) if job_id in found else None for job_id in job_ids]
+
+    def _having_job(self, job_ids: list[str], job: str) -> set[str]:
+        found = self._by_id("select id, job from jobs", job_ids)
+        return {job_id for job_id, row in found.items() if row[1] == job}
+
+    def _by_id(self, select: str, job_ids: list[str]) -> dict[str, Any]:
+        """Rows of `select` (whose first column is the id) for `job_ids`, by id."""
+
+        def read(cur: sqlite3.Cursor) -> dict[str, Any]:
+            rows: dict[str, Any] = {}
+            # SQLite allows 32,766 parameters per statement: stay far below, in batches.
+            for start in range(0, len(job_ids), BATCH):
+                batch = job_ids[start : start + BATCH]
+                sql = f"{select} where id in ({', '.join('?' * len(batch))})"
+                rows.update((row[0], row) for row in cur.execute(sql, batch))
+            return rows
+
+        return self._read(read)
 
     def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
         counts = {queue: dict.fromkeys(COUNTED_STATES, 0) for queue in queues}
         if not queues:
             return counts
         marks = ", ".join("?" * len(queues))
-        # Final states other than failed are not counted from rows (completed comes from
-        # the counter), so the scan covers only live jobs and the dead-letter set.
-        by_state = f"""select queue, state, count(*) from jobs
-            where queue in ({marks})
-            and state in ('waiting', 'delayed', 'retrying', 'active', 'failed')
-            group by queue, state"""
+        by_state = SQL_COUNTS.format(marks)
         completed = f"select name, completed from queues where name in ({marks})"
 
         def read(cur: sqlite3.Cursor) -> tuple[list[Any], list[Any]]:
@@ -494,11 +603,38 @@ class SqliteBackend(SqliteStorage, Backend):
             counts[queue]["completed"] = total
         return counts
 
+    def overview(self, queues: list[str]) -> Overview:
+        names = sorted(set(self.known_queues()) | set(queues))
+        return Overview(
+            counts=self.queue_counts(names),
+            paused=self.paused_queues(),
+            workers=self.workers(),
+            results=self.result_items(),
+            leader=self.cluster.leader(),
+            alerts=self.alerts.open_alerts(),
+            alerts_evaluated=self.alerts.last_evaluated(),
+        )
+
     def known_queues(self) -> list[str]:
         rows = self._read(
             lambda cur: cur.execute("select name from queues order by name").fetchall()
         )
         return [name for (name,) in rows]
+
+    def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
+        def read(cur: sqlite3.Cursor) -> dict[str, float | None]:
+            heads = {name: cur.execute(SQL_WAITING_HEAD, (name,)).fetchone() for name in queues}
+            return {name: max(row[0], row[1] or 0) if row else None for name, row in heads.items()}
+
+        return self._read(read)
+
+    def dead_letters_since(self, queues: list[str], since: float) -> dict[str, int]:
+        def read(cur: sqlite3.Cursor) -> dict[str, int]:
+            return {
+                name: cur.execute(SQL_DEAD_SINCE, (name, since)).fetchone()[0] for name in queues
+            }
+
+        return self._read(read)
 
     # -- administration ------------------------------------------------------------------
     def set_paused(self, queue: str, paused: bool) -> None:
@@ -554,15 +690,17 @@ class SqliteBackend(SqliteStorage, Backend):
 
 
 def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:
-    """Every expired lease back to waiting with one more stall, then the jobs at
-    `max_stalls` on to failed; one transaction, so nobody sees the step between."""
-    expired = cur.execute(SQL_REAP, (queue, now)).fetchall()
-    stalled = [(job_id, stalls) for job_id, stalls in expired if stalls >= max_stalls]
+    """Expired leases at their last stall on to failed, then every other expired lease
+    back to waiting with one more stall. One transaction, so nobody sees the step between;
+    each job makes one transition, so the event triggers log it once (stalled/recovered)."""
+    last = cur.execute(SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
     cur.executemany(
-        SQL_STALL, [(now, _dumps(stalled_error(stalls)), job_id) for job_id, stalls in stalled]
+        SQL_STALL, [(now, _dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last]
     )
-    recovered = [job_id for job_id, stalls in expired if stalls < max_stalls]
-    return Reaped(recovered=recovered, stalled=[job_id for job_id, _ in stalled])
+    recovered = cur.execute(SQL_REAP, (queue, now)).fetchall()
+    return Reaped(
+        recovered=[job_id for job_id, _ in recovered], stalled=[job_id for job_id, _ in last]
+    )
 
 
 def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:

@@ -49,7 +49,26 @@ def mark(path: str, n: int, ctx: JobContext, sleep: float = 0.0) -> int:
     return n
 
 
+@runtime.job(name="testjobs.until_canceled", retries=2)
+def until_canceled(marker: str, ctx: JobContext, fail: bool = False) -> str:
+    """Write its pid to `marker`, then loop until canceled; then return, or raise with
+    `fail` (a canceled job is recorded canceled either way, never retried)."""
+    Path(marker).write_text(str(os.getpid()))
+    while not ctx.cancelled:
+        time.sleep(0.02)
+    if fail:
+        raise RuntimeError("stopped by cancel")
+    return "stopped"
+
+
+@runtime.job(name="testjobs.ignore_cancel")
+def ignore_cancel(marker: str, seconds: float) -> None:
+    """Write its pid to `marker`, then sleep `seconds` without looking at ctx.cancelled."""
+    Path(marker).write_text(str(os.getpid()))
+    time.sleep(seconds)
+
+
 @runtime.hookimpl
 def register_jobs(registry: runtime.JobRegistry) -> None:
-    for func in (append, crash_once, slow_loop, mark):
+    for func in (append, crash_once, slow_loop, mark, until_canceled, ignore_cancel):
         registry.add(func)

@@ -1,0 +1,120 @@
+"""Leadership, dead-worker leases and cancellation on SQLite (base.Cluster, base.Cancellation).
+
+The leader is one row of `leases`, taken or extended by a single upsert inside a write
+transaction, so two daemons can never both take it. A cancel request is the job row's
+`cancel_requested` column, holding the token of the claim it was made for.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from runtime.backends.base import Cancellation, Cluster
+
+T = TypeVar("T")
+Transaction = Callable[[Callable[[sqlite3.Cursor], T]], T]
+
+LEADER = "leader"  # the name of the leader's row in `leases`
+
+CLUSTER_SCHEMA = [
+    """create table if not exists leases (
+        name text primary key, holder text not null, expires_at real not null)""",
+]
+
+# Take the lead when the row is absent, expired, or already the candidate's. When the
+# conflict's WHERE is false nothing is written and `changes()` is 0: someone else leads.
+SQL_LEAD = """
+    insert into leases (name, holder, expires_at) values (?, ?, ?)
+    on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
+    where leases.holder = excluded.holder or leases.expires_at <= ?"""
+SQL_EXPIRE_DEAD = """
+    update jobs set lease_deadline = ?
+    where queue = ? and state = 'active' and lease_deadline > ?
+        and worker is not null and started_at < ?
+        and worker not in (select value from json_each(?))
+    returning id"""
+SQL_CANCEL_WAITING = """
+    update jobs set state = 'canceled', finished_at = ? where id = ?"""
+SQL_CANCEL_REQUEST = "update jobs set cancel_requested = token where id = ?"
+SQL_CANCEL_ACTIVE = """
+    update jobs set state = 'canceled', finished_at = ?, token = null, lease_deadline = null
+    where id = ? and token = ? and state = 'active'"""
+
+
+class SqliteCluster(Cluster):
+    """`read` / `write`: the backend's read and write transactions."""
+
+    def __init__(self, read: Transaction[Any], write: Transaction[Any]) -> None:
+        self._read = read
+        self._write = write
+
+    def lead(self, candidate: str, ttl: float) -> bool:
+        def take(cur: sqlite3.Cursor) -> bool:
+            now = time.time()
+            cur.execute(SQL_LEAD, (LEADER, candidate, now + ttl, now))
+            return cur.rowcount == 1
+
+        return bool(self._write(take))
+
+    def resign(self, candidate: str) -> None:
+        sql = "delete from leases where name = ? and holder = ?"
+        self._write(lambda cur: cur.execute(sql, (LEADER, candidate)))
+
+    def leader(self) -> str | None:
+        sql = "select holder from leases where name = ? and expires_at > ?"
+        rows = self._read(lambda cur: cur.execute(sql, (LEADER, time.time())).fetchall())
+        return rows[0][0] if rows else None
+
+    def worker_jobs(self, queue: str, worker_id: str) -> list[str]:
+        sql = "select id from jobs where queue = ? and state = 'active' and worker = ? order by id"
+        rows = self._read(lambda cur: cur.execute(sql, (queue, worker_id)).fetchall())
+        return [job_id for (job_id,) in rows]
+
+    def expire_leases_of_dead_workers(
+        self, queue: str, live_worker_ids: list[str], claimed_before: float
+    ) -> list[str]:
+        def expire(cur: sqlite3.Cursor) -> list[str]:
+            now = time.time()
+            live = json.dumps(live_worker_ids)
+            params = (now, queue, now, claimed_before, live)
+            return [job_id for (job_id,) in cur.execute(SQL_EXPIRE_DEAD, params).fetchall()]
+
+        return list(self._write(expire))
+
+
+class SqliteCancellation(Cancellation):
+    def __init__(self, read: Transaction[Any], write: Transaction[Any]) -> None:
+        self._read = read
+        self._write = write
+
+    def cancel(self, job_id: str) -> str | None:
+        def cancel(cur: sqlite3.Cursor) -> str | None:
+            row = cur.execute("select state from jobs where id = ?", (job_id,)).fetchone()
+            if row is None:
+                return None
+            state: str = row[0]
+            if state == "active":
+                cur.execute(SQL_CANCEL_REQUEST, (job_id,))
+            elif state in ("waiting", "delayed", "retrying"):
+                cur.execute(SQL_CANCEL_WAITING, (time.time(), job_id))
+            return state
+
+        result: str | None = self._write(cancel)
+        return result
+
+    def requested(self, claims: dict[str, str]) -> set[str]:
+        if not claims:
+            return set()
+        sql = """select id, cancel_requested from jobs
+            where id in (select value from json_each(?)) and cancel_requested is not null"""
+        ids = json.dumps(list(claims))
+        rows = self._read(lambda cur: cur.execute(sql, (ids,)).fetchall())
+        return {job_id for job_id, token in rows if claims[job_id] == token}
+
+    def finish(self, job_id: str, token: str) -> bool:
+        params = (time.time(), job_id, token)
+        return bool(self._write(lambda cur: cur.execute(SQL_CANCEL_ACTIVE, params).rowcount == 1))

@@ -1,0 +1,278 @@
+"""Job metrics: recorded in each worker process, read by `runtime stats`, the alerts and
+the Prometheus exposition.
+
+Recording never touches the backend on the job's path: `Recorder.record` adds to an
+in-memory bucket per (job, minute) and a background thread flushes them every
+FLUSH_SECONDS (and at shutdown) with one `backend.metrics.add` call, one round trip.
+
+Wait and run times are kept as small fixed log-scale histograms rather than raw samples:
+histograms from several worker processes for the same minute add up exactly, which
+quantiles do not. Bucket i holds times in [BASE * 2^(i/2), BASE * 2^((i+1)/2)) seconds
+(two buckets per doubling, from 0.1 ms to about 10 days); a quantile is reported as its
+bucket's geometric middle, so it is within +-19% (2^(1/4) - 1) of the true value, the
+relative-error idea of DDSketch. Hand-written because a sketch library would bring its
+own serialization, larger than the ~20-byte packed minutes we store (MetricBucket).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import math
+import os
+import threading
+import time
+from typing import Any
+
+from runtime.backends.base import (
+    DAYS_KEPT,
+    MINUTES_KEPT,
+    OUTCOMES,
+    QUEUE_WIDE,
+    Backend,
+    MetricBatch,
+    MetricBucket,
+)
+
+log = logging.getLogger("runtime.stats")
+
+FLUSH_SECONDS = 5.0
+BASE = 1e-4  # seconds: the lower edge of bucket 1 (bucket 0 holds everything below)
+STEPS = 2  # buckets per doubling
+TOP = 66  # the last bucket: BASE * 2^33 s (about 10 days) and longer
+QUANTILES = (0.5, 0.95)
+# The engine's outcome states, as metric outcomes; other states are not counted.
+OUTCOME_OF = {"completed": "completed", "failed": "failed", "retrying": "retried"}
+
+
+# -- the histogram scale ---------------------------------------------------------------------
+def bucket_of(seconds: float) -> int:
+    if seconds < BASE:
+        return 0
+    return min(int(math.log2(seconds / BASE) * STEPS), TOP)
+
+
+def bucket_value(index: int) -> float:
+    """The bucket's geometric middle, 3 significant digits (the scale's accuracy)."""
+    return float(f"{BASE * 2 ** ((index + 0.5) / STEPS):.3g}")
+
+
+def quantile(histogram: dict[int, int], q: float) -> float | None:
+    """The `q` quantile (nearest rank) of a histogram, or None when it is empty."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for index in sorted(histogram):
+        seen += histogram[index]
+        if seen >= rank:
+            return bucket_value(index)
+    raise AssertionError("unreachable")
+
+
+def minute_now(now: float | None = None) -> int:
+    return int((time.time() if now is None else now) // 60)
+
+
+# -- recording -------------------------------------------------------------------------------
+class Recorder:
+    """One queue's metrics aggregated in this process, flushed in the background.
+
+    Forked worker processes inherit the parent's recorder: the first record in a new
+    process drops what it inherited (the parent flushes that itself) and starts the
+    process's own flush thread."""
+
+    def __init__(self, backend: Backend, queue: str, flush_seconds: float = FLUSH_SECONDS):
+        self.backend = backend
+        self.queue = queue
+        self.flush_seconds = flush_seconds
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._pending: MetricBatch = {}
+
+    def record(
+        self, job: str, state: str, run_seconds: float | None, wait_seconds: float | None
+    ) -> None:
+        """An attempt of `job` ended in `state` (completed, failed, retrying)."""
+        outcome = OUTCOME_OF.get(state)
+        if outcome is None:
+            return
+        with self._bucket(job) as bucket:
+            bucket.counts[OUTCOMES.index(outcome)] += 1
+            if run_seconds is not None:
+                index = bucket_of(run_seconds)
+                bucket.run[index] = bucket.run.get(index, 0) + 1
+            if wait_seconds is not None:
+                index = bucket_of(max(wait_seconds, 0.0))
+                bucket.wait[index] = bucket.wait.get(index, 0) + 1
+
+    def record_reaped(self, recovered: int, stalled: int) -> None:
+        """The reaper's expired leases; flushed at once (rare, and alerts watch them)."""
+        if not recovered and not stalled:
+            return
+        with self._bucket(QUEUE_WIDE) as bucket:
+            bucket.counts[OUTCOMES.index("recovered")] += recovered
+            bucket.counts[OUTCOMES.index("stalled")] += stalled
+        self.flush()
+
+    def flush(self) -> None:
+        """Write what was aggregated; on failure keep it for the next flush (minutes past
+        the retention are dropped, so an outage cannot grow it without bound)."""
+        with self._lock:
+            batch, self._pending = self._pending, {}
+        if not batch:
+            return
+        try:
+            self.backend.metrics.add(self.queue, batch)
+        except Exception as exc:  # the backend may be down: keep the counts, never die
+            log.warning("metrics flush failed, retrying later: %s", exc)
+            oldest = minute_now() - MINUTES_KEPT
+            with self._lock:
+                for key, bucket in batch.items():
+                    if key[1] >= oldest:
+                        self._pending.setdefault(key, MetricBucket()).merge(bucket)
+
+    def _bucket(self, job: str) -> _Locked:
+        if self._pid != os.getpid():
+            self._adopt_process()
+        return _Locked(self, (job, minute_now()))
+
+    def _adopt_process(self) -> None:
+        self._pid = os.getpid()
+        self._lock = threading.Lock()  # the parent's may have been held at the fork
+        self._pending = {}
+        threading.Thread(target=self._flush_forever, name="MetricsFlusher", daemon=True).start()
+
+    def _flush_forever(self) -> None:
+        while True:
+            time.sleep(self.flush_seconds)
+            self.flush()
+
+
+class _Locked:
+    """`with recorder._bucket(job) as bucket`: the pending bucket of this minute, locked."""
+
+    def __init__(self, recorder: Recorder, key: tuple[str, int]) -> None:
+        self.recorder = recorder
+        self.key = key
+
+    def __enter__(self) -> MetricBucket:
+        self.recorder._lock.acquire()
+        return self.recorder._pending.setdefault(self.key, MetricBucket())
+
+    def __exit__(self, *exc: object) -> None:
+        self.recorder._lock.release()
+
+
+# -- reading ---------------------------------------------------------------------------------
+def recent_counts(backend: Backend, queue: str, minutes: int) -> dict[str, int]:
+    """Counts by OUTCOMES of `queue` over the last `minutes` minutes (this one included)."""
+    last = minute_now()
+    batch = backend.metrics.minutes(queue, last - minutes + 1, last)
+    return _counts(_sum(batch.values()))
+
+
+def job_summaries(
+    backend: Backend, queues: list[str], minutes: int = 60, job: str | None = None
+) -> list[dict[str, Any]]:
+    """Per (queue, job) over the last `minutes`: counts and wait/run quantiles."""
+    last = minute_now()
+    rows = []
+    for queue in queues:
+        per_job: dict[str, list[MetricBucket]] = {}
+        for (name, _), bucket in backend.metrics.minutes(queue, last - minutes + 1, last).items():
+            if name != QUEUE_WIDE and (job is None or name == job):
+                per_job.setdefault(name, []).append(bucket)
+        rows += [
+            {"queue": queue, "job": name, **_summary(_sum(buckets))}
+            for name, buckets in sorted(per_job.items())
+        ]
+    return rows
+
+
+def queue_stats(
+    backend: Backend, queue: str | None = None, job: str | None = None
+) -> dict[str, Any]:
+    """`runtime stats`: throughput, success rate, wait and run quantiles of the last hour,
+    the last 60 minutes one by one and 30 days of daily totals, for one queue (every
+    queue when None) and one job (every job when None)."""
+    queues = [queue] if queue is not None else backend.known_queues()
+    now = minute_now()
+    series: dict[int, MetricBucket] = {}
+    days: dict[int, MetricBucket] = {}
+    today = now // 1440
+    for name in queues:
+        for (_, minute), bucket in backend.metrics.minutes(
+            name, now - MINUTES_KEPT + 1, now, job
+        ).items():
+            series.setdefault(minute, MetricBucket()).merge(bucket)
+        for (_, date), bucket in backend.metrics.days(name, today - DAYS_KEPT + 1, job).items():
+            days.setdefault(date, MetricBucket()).merge(bucket)
+    hour = _sum(series.get(m, MetricBucket()) for m in range(now - 59, now + 1))
+    day = _sum(series.values())
+    return {
+        "queue": queue,
+        "job": job,
+        "throughput": {
+            "per_minute": round(_processed(hour) / 60, 2),
+            "per_hour": _processed(hour),
+            "per_day": _processed(day),
+        },
+        "success_rate": _success_rate(day),
+        "last_hour": _summary(hour),
+        "last_day": _counts(day),
+        "minutes": [
+            _minute_row(m, series.get(m, MetricBucket())) for m in range(now - 59, now + 1)
+        ],
+        "days": [
+            _day_row(d, days.get(d, MetricBucket()))
+            for d in range(today - DAYS_KEPT + 1, today + 1)
+        ],
+        "jobs": job_summaries(backend, queues, 60, job),
+    }
+
+
+def _sum(buckets: Any) -> MetricBucket:
+    total = MetricBucket()
+    for bucket in buckets:
+        total.merge(bucket)
+    return total
+
+
+def _counts(bucket: MetricBucket) -> dict[str, int]:
+    return dict(zip(OUTCOMES, bucket.counts, strict=True))
+
+
+def _quantiles(histogram: dict[int, int]) -> dict[str, float | None]:
+    return {f"p{round(q * 100)}": quantile(histogram, q) for q in QUANTILES}
+
+
+def _summary(bucket: MetricBucket) -> dict[str, Any]:
+    return {**_counts(bucket), "wait": _quantiles(bucket.wait), "run": _quantiles(bucket.run)}
+
+
+def _processed(bucket: MetricBucket) -> int:
+    """Jobs that finished: completed or failed for good (a retried attempt did not)."""
+    return bucket.count("completed") + bucket.count("failed")
+
+
+def _success_rate(bucket: MetricBucket) -> float | None:
+    processed = _processed(bucket)
+    return round(bucket.count("completed") / processed, 4) if processed else None
+
+
+def _minute_row(minute: int, bucket: MetricBucket) -> dict[str, Any]:
+    at = datetime.datetime.fromtimestamp(minute * 60, datetime.UTC)
+    wait, run = _quantiles(bucket.wait), _quantiles(bucket.run)
+    return {
+        "minute": at.strftime("%Y-%m-%dT%H:%MZ"),
+        **_counts(bucket),
+        **{f"wait_{k}": v for k, v in wait.items()},
+        **{f"run_{k}": v for k, v in run.items()},
+    }
+
+
+def _day_row(day: int, bucket: MetricBucket) -> dict[str, Any]:
+    at = datetime.datetime.fromtimestamp(day * 86400, datetime.UTC)
+    return {"day": at.strftime("%Y-%m-%d"), **_counts(bucket)}
