@@ -407,6 +407,8 @@ def alert_list(config_path: str | None, include_resolved: bool, limit: int, as_j
     if as_json:
         emit(rows)
         return
+    if not rows:
+        click.echo("no open alerts" if not include_resolved else "no alerts")
     for row in rows:
         click.echo(
             f"{row['id']:>6}  {row['state']:<13}{row['severity']:<9}{row['rule']:<20}"
