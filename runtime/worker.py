@@ -114,17 +114,20 @@ class Housekeeper(threading.Thread):
         huey.backend.worker_id = self.worker_id
         self.started = time.time()
         self.next_retention = time.monotonic()
+        # Set once the consumer has stopped, drain included: a draining worker still runs
+        # jobs, and a silent one would have them handed to other workers while they run.
+        self.finished = threading.Event()
 
     def run(self) -> None:
         # Publish at once: `runtime status` and `runtime verify` look for a fresh worker.
         self._tick()
-        while not self.consumer.stop_flag.wait(self.config.runtime.heartbeat_interval):
+        while not self.finished.wait(self.config.runtime.heartbeat_interval):
             self._tick()
         with contextlib.suppress(Exception):
             self.backend.remove_worker(self.worker_id)
 
     def _tick(self) -> None:
-        if os.getppid() != self.parent:
+        if os.getppid() != self.parent and not self.consumer.stop_flag.is_set():
             log.error("daemon process %d is gone; stopping", self.parent)
             os.kill(os.getpid(), signal.SIGTERM)
         try:
@@ -207,6 +210,7 @@ def run_queue(config: Config, queue: str) -> int:
         extra={"queue": queue},
     )
     consumer.run()
+    keeper.finished.set()
     keeper.join(timeout=2)
     plugins.notify("runtime_shutdown", config=config, queue=queue)
     return 0

@@ -76,6 +76,22 @@ def test_second_signal_forces_the_stop(tmp_path: Path, backend_url: str) -> None
     assert (record["state"], record["attempts"]) == ("waiting", 1)  # handed back, not lost
 
 
+def test_a_draining_worker_keeps_publishing_its_heartbeat(tmp_path: Path, backend_url: str) -> None:
+    # A silent worker's jobs are handed to others at once: a drain must not go silent.
+    config = write_config(tmp_path, backend_url, drain=60.0)
+    rt = producer(config)
+    job_id = rt.enqueue("diagnostics.sleep", {"seconds": 4})
+    with Daemon(config) as daemon:
+        wait_for(lambda: state(rt, job_id) == "active", 20, "the job to start")
+        assert daemon.proc is not None
+        daemon.proc.send_signal(signal.SIGTERM)
+        time.sleep(2.5)  # over two heartbeat intervals into the drain, the job still runs
+        workers = [w for w in rt.backend.workers() if w["kind"] == "worker"]
+        assert [w["current_jobs"] for w in workers] == [[job_id]]
+        assert daemon.proc.wait(30) == 0
+    assert state(rt, job_id) == "completed"
+
+
 def test_sigint_drains_like_sigterm(tmp_path: Path, backend_url: str) -> None:
     config = write_config(tmp_path, backend_url)
     rt = producer(config)
