@@ -16,12 +16,14 @@ own serialization, larger than the ~20-byte packed minutes we store (MetricBucke
 
 from __future__ import annotations
 
+import atexit
 import datetime
 import logging
 import math
 import os
 import threading
 import time
+import weakref
 from typing import Any
 
 from runtime.backends.base import (
@@ -76,6 +78,22 @@ def minute_now(now: float | None = None) -> int:
 
 
 # -- recording -------------------------------------------------------------------------------
+# Every recorder of this process, so that whatever is still pending when the process
+# exits normally is written (`flush_all`); a recorder goes when nothing else holds it.
+_recorders: weakref.WeakSet[Recorder] = weakref.WeakSet()
+
+
+def flush_all() -> None:
+    """Flush every recorder of this process now (at exit, and between tests: a recorder's
+    background flush would otherwise land seconds later, on whatever the backend holds
+    by then)."""
+    for recorder in list(_recorders):
+        recorder.flush()
+
+
+atexit.register(flush_all)
+
+
 class Recorder:
     """One queue's metrics aggregated in this process, flushed in the background.
 
@@ -88,8 +106,10 @@ class Recorder:
         self.queue = queue
         self.flush_seconds = flush_seconds
         self._pid = 0
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _pending; held only briefly (the job path)
+        self._flushing = threading.Lock()  # one flush at a time, its write included
         self._pending: MetricBatch = {}
+        _recorders.add(self)
 
     def record(
         self, job: str, state: str, run_seconds: float | None, wait_seconds: float | None
@@ -118,11 +138,15 @@ class Recorder:
 
     def flush(self) -> None:
         """Write what was aggregated; on failure keep it for the next flush (minutes past
-        the retention are dropped, so an outage cannot grow it without bound)."""
-        with self._lock:
-            batch, self._pending = self._pending, {}
-        if not batch:
-            return
+        the retention are dropped, so an outage cannot grow it without bound). Returns
+        once any flush already under way has written too."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, {}
+            if batch:
+                self._write(batch)
+
+    def _write(self, batch: MetricBatch) -> None:
         try:
             self.backend.metrics.add(self.queue, batch)
         except Exception as exc:  # the backend may be down: keep the counts, never die
@@ -140,7 +164,9 @@ class Recorder:
 
     def _adopt_process(self) -> None:
         self._pid = os.getpid()
-        self._lock = threading.Lock()  # the parent's may have been held at the fork
+        # The parent's locks may have been held at the fork.
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._pending = {}
         threading.Thread(target=self._flush_forever, name="MetricsFlusher", daemon=True).start()
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from runtime import stats
 from runtime.backends import open_backend
 from runtime.backends.base import Backend
 from tests.redis_server import RedisServer
@@ -46,6 +47,14 @@ def backend(backend_url: str) -> Iterator[Backend]:
     instance = open_backend(backend_url)
     yield instance
     instance.close()
+
+
+@pytest.fixture(autouse=True)
+def flush_metrics_after_each_test() -> Iterator[None]:
+    """Engines' metrics recorders flush in the background every few seconds: write what a
+    test left pending now, before the next test empties Redis, not into its data."""
+    yield
+    stats.flush_all()
 
 
 _redis_tests_run = 0
