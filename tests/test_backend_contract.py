@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runtime.backends import open_backend
+from runtime.backends import base, open_backend
 from runtime.backends.base import (
     COUNTED_STATES,
     RECORD_KEYS,
@@ -879,6 +879,26 @@ def test_list_jobs_filters_by_job_name_across_pages(backend: Backend) -> None:
     assert ids_of(rest) == wanted[3:]
     waiting = backend.list_jobs(state="waiting", job="tests.a", limit=100)
     assert ids_of(waiting) == list(reversed(wanted)) and waiting.next_cursor is None
+
+
+@pytest.mark.parametrize("state", [None, "waiting"])
+def test_a_job_filter_past_its_budget_hands_a_cursor_on(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, state: str | None
+) -> None:
+    monkeypatch.setattr(base, "SCAN_BUDGET", 10)
+    rare = new_job(job="tests.rare")
+    common = [new_job(job="tests.common") for _ in range(30)]
+    # Both orders put the rare job last: newest first, and waiting (push order).
+    backend.push_many([rare, *common] if state is None else [*common, rare])
+    cursor, pages, found = None, 0, []
+    while pages < 10:
+        page = backend.list_jobs(state=state, job="tests.rare", limit=1, cursor=cursor)
+        pages += 1
+        found += ids_of(page)
+        if found or (cursor := page.next_cursor) is None:
+            break
+    assert found == [rare.id]
+    assert pages > 1  # the first pages ran out of budget before reaching it
 
 
 @pytest.mark.parametrize("cursor", ["x", "-1", ":a", "3"])

@@ -330,9 +330,9 @@ class Backend(ABC):
         Without `state`: newest enqueued first. With `state`: in the order of that state's
         index (STATE_ORDER), queue after queue by name when `queue` is None. A page is a
         range read of an index from where `cursor` says the last one stopped, never a
-        scan. A `job` filter is applied while walking the index and examines at most
-        `SCAN_BUDGET` entries, so a page may hold fewer than `limit` records and still
-        have a `next_cursor`; `next_cursor` is None once the index is exhausted. Raises
+        scan. A `job` filter is applied while walking the index and stops once it has
+        examined `SCAN_BUDGET` entries, so a page may hold fewer than `limit` records and
+        still have a `next_cursor`; `next_cursor` is None once the index is exhausted. Raises
         ValueError for a cursor that is not one this method handed out.
         """
         # A job filter walks big slices and reads only job names until one matches.
@@ -344,18 +344,19 @@ class Backend(ABC):
         found: list[dict[str, Any]] = []
         examined = 0
         for batch in batches:
+            examined += len(batch)
+            candidates = batch
             if job is not None:
                 named = self._having_job([job_id for _, job_id in batch], job)
-                batch = [entry for entry in batch if entry[1] in named]
-            records = self._records([job_id for _, job_id in batch])
-            for (after, _), record in zip(batch, records, strict=True):
+                candidates = [entry for entry in batch if entry[1] in named]
+            records = self._records([job_id for _, job_id in candidates])
+            for (after, _), record in zip(candidates, records, strict=True):
                 if record is not None and _matches(record, state, job):
                     found.append(record)
                     if len(found) == limit:
                         return JobPage(found, after)
-            examined += chunk
-            if examined >= SCAN_BUDGET:
-                return JobPage(found, batch[-1][0] if batch else None)
+            if examined >= SCAN_BUDGET:  # the next page goes on after the whole batch
+                return JobPage(found, batch[-1][0])
         return JobPage(found, None)
 
     def _push_order_walk(
