@@ -433,14 +433,15 @@ class RedisBackend(PriorityRedisStorage, Backend):
     def workers(self) -> list[dict[str, Any]]:
         now = time.time()
         beats = {_text(raw_id): raw for raw_id, raw in self.conn.hgetall(keys.WORKERS).items()}
+        live = live_workers(beats, now)
+        alive = {worker["id"] for worker in live}
         # Dropped only if still the value read: a live worker may re-publish meanwhile.
         expired = [
             field
             for worker_id, raw in beats.items()
-            if json.loads(raw)["expires_at"] <= now
+            if worker_id not in alive
             for field in (worker_id, raw)
         ]
-        live = live_workers(beats, now)
         if expired:  # dead workers never remove themselves
             self._scripts["drop_workers"](args=expired)
         return live
