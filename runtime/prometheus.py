@@ -49,7 +49,8 @@ class RuntimeCollector(Collector):
         yield from _queue_metrics(snapshot["queues"])
         yield from _alert_metrics(snapshot["alerts"])
         live = GaugeMetricFamily("runtime_workers_live", "Live worker processes.")
-        live.add_metric([], len(snapshot["workers"]))
+        # Daemons publish heartbeats too: count the worker processes only, as the help says.
+        live.add_metric([], sum(1 for w in snapshot["workers"] if w.get("kind") == "worker"))
         yield live
         yield from _outcome_metrics(self.backend.metrics.totals(queues))
         yield from _time_metrics(stats.job_summaries(self.backend, queues, QUANTILE_MINUTES))

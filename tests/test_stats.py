@@ -162,5 +162,10 @@ def test_daemon_serves_metrics_and_healthz(backend_url: str, tmp_path: Path) -> 
         assert status == 200 and json.loads(body)["status"] == "ok"
         status, body = get(base + "/metrics")
         assert status == 200 and "runtime_queue_jobs" in body
+        # The daemon publishes its heartbeat before starting its one worker process; once
+        # the worker's shows, both are there, and only the worker counts as one.
+        served = 'runtime_queue_workers{queue="default"} 1.0'
+        body = wait_for(lambda: served in (text := get(base + "/metrics")[1]) and text)
+        assert "runtime_workers_live 1.0" in body
         assert get(base + "/nothing")[0] == 404
         assert daemon.terminate() == 0
