@@ -618,13 +618,8 @@ def stats_command(
     config_path: str | None, queue: str | None, job_name: str | None, as_json: bool
 ) -> None:
     """Throughput, success rate, wait and run times: last hour, minutes, 30 days."""
-    from runtime.stats import queue_stats
-
     config = load_config(config_path)
-    backend = connect(config)
-    if queue is not None:
-        control.known_queue(backend, config, queue)
-    report = queue_stats(backend, queue, job_name)
+    report = control.queue_stats(connect(config), config, queue, job_name)
     if as_json:
         emit(report)
     else:

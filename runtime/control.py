@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from runtime import alerts, cron, events
+from runtime import alerts, cron, events, stats
 from runtime.backends.base import COUNTED_STATES, FINAL_STATES, STATES, Backend, Overview
 from runtime.config import Config
 from runtime.errors import BadInput
@@ -320,6 +320,17 @@ def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | Non
     spec = registry.get(record["job"])
     options = spec.message_options(record["priority"] or 0)
     return compose(record["id"], spec.name, dumps(record["payload"] or {}), options)
+
+
+# -- metrics ---------------------------------------------------------------------------------
+def queue_stats(
+    backend: Backend, config: Config, queue: str | None = None, job: str | None = None
+) -> dict[str, Any]:
+    """`runtime stats` of one queue (every queue when None) and job (every job when None);
+    an unknown queue is BadInput."""
+    if queue is not None:
+        known_queue(backend, config, queue)
+    return stats.queue_stats(backend, queue, job)
 
 
 # -- events ----------------------------------------------------------------------------------
