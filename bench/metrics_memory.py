@@ -25,8 +25,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from runtime.backends import open_backend  # noqa: E402
-from runtime.backends import redis_keys as keys  # noqa: E402
-from runtime.backends.base import DAYS_KEPT, MINUTES_KEPT, MetricBatch, MetricBucket  # noqa: E402
+from runtime.backends.base.metrics import (  # noqa: E402
+    DAYS_KEPT,
+    MINUTES_KEPT,
+    MetricBatch,
+    MetricBucket,
+)
+from runtime.backends.redis import keys  # noqa: E402
 from runtime.stats import bucket_of, minute_now  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
 

@@ -36,13 +36,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from runtime import stats
-from runtime.backends.base import (
-    ALERT_FIELDS,
-    OPEN_ALERT_STATES,
-    AlertStore,
-    Backend,
-    Overview,
-)
+from runtime.backends.base.alerts import ALERT_FIELDS, OPEN_ALERT_STATES, AlertStore
+from runtime.backends.base.storage import Backend, Overview
 from runtime.config import AlertsSection, Config
 
 if TYPE_CHECKING:

@@ -20,7 +20,8 @@ import click
 
 from runtime import control
 from runtime.backends import OUTAGE_ERRORS, open_backend
-from runtime.backends.base import EVENT_KEYS, Backend
+from runtime.backends.base.events import EVENT_KEYS
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, load_config
 from runtime.durations import parse_duration
 from runtime.errors import BackendUnavailable, BadInput, RuntimeJobError

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from runtime import alerts, cron, events, stats
-from runtime.backends.base import COUNTED_STATES, FINAL_STATES, STATES, Backend, Overview
+from runtime.backends.base.storage import COUNTED_STATES, FINAL_STATES, STATES, Backend, Overview
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.jobs import JobRegistry

@@ -34,7 +34,7 @@ from huey.exceptions import CancelExecution, HueyException
 from huey.registry import Registry
 from huey.signals import SIGNAL_INTERRUPTED
 
-from runtime.backends.base import Backend, Claim, NewJob
+from runtime.backends.base.storage import Backend, Claim, NewJob
 from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec

@@ -2,7 +2,7 @@
 
 Lifecycle events (enqueued, started, progress, completed, retrying, failed, stalled,
 recovered, released, retried, canceled) are written by the backends themselves, in the
-same script or transaction as the transition (see `EventLog` in runtime/backends/base.py).
+same script or transaction as the transition (see `EventLog` in runtime/backends/base/events.py).
 Control actions are written here, by `audit`, from runtime/control.py: every pause,
 retry, cancel or purge names the OS user and host that asked for it.
 
@@ -16,7 +16,7 @@ import getpass
 import socket
 from typing import Any
 
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.masking import mask_payload
 
 # Every event type, lifecycle first. `control` events also carry `action` and `actor`.

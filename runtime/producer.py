@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from runtime.backends import OUTAGE_ERRORS, open_backend
-from runtime.backends.base import Backend, EnqueueResult, NewJob
+from runtime.backends.base.storage import Backend, EnqueueResult, NewJob
 from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
 from runtime.jobs import JobContext, JobRegistry, JobSpec

@@ -24,7 +24,8 @@ from prometheus_client.registry import Collector
 
 from runtime import control, stats
 from runtime.backends import open_backend
-from runtime.backends.base import COUNTED_STATES, QUEUE_WIDE, Backend
+from runtime.backends.base.metrics import QUEUE_WIDE
+from runtime.backends.base.storage import COUNTED_STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
 

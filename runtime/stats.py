@@ -26,15 +26,15 @@ import time
 import weakref
 from typing import Any
 
-from runtime.backends.base import (
+from runtime.backends.base.metrics import (
     DAYS_KEPT,
     MINUTES_KEPT,
     OUTCOMES,
     QUEUE_WIDE,
-    Backend,
     MetricBatch,
     MetricBucket,
 )
+from runtime.backends.base.storage import Backend
 
 log = logging.getLogger("runtime.stats")
 

@@ -27,7 +27,7 @@ from huey.exceptions import TaskTimeout
 
 from runtime import control, heartbeat
 from runtime.backends import open_backend
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, load_config
 from runtime.engine import RuntimeHuey
 from runtime.errors import RuntimeJobError

@@ -11,7 +11,7 @@ import redis
 
 from runtime import stats
 from runtime.backends import open_backend
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from tests.redis_server import RedisServer
 
 

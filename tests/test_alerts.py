@@ -13,7 +13,7 @@ import pytest
 import runtime
 from runtime import alerts, control
 from runtime.alerts import AlertContext, Condition, Rule
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import AlertsSection, Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput

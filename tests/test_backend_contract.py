@@ -1,4 +1,4 @@
-"""The backend contract: every promise of `runtime.backends.base.Backend`, on each backend.
+"""The backend contract: every promise of `runtime.backends.base.storage.Backend`, on each backend.
 
 The `backend` fixture runs each test once on a temp SQLite file and once on the suite's
 real redis-server. Time-dependent transitions (eta, lease expiry) are driven by passing a
@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from runtime.backends import base, open_backend
-from runtime.backends.base import (
+from runtime.backends import open_backend
+from runtime.backends.base import storage as base_storage
+from runtime.backends.base.storage import (
     COUNTED_STATES,
     RECORD_KEYS,
     Backend,
@@ -885,7 +886,7 @@ def test_list_jobs_filters_by_job_name_across_pages(backend: Backend) -> None:
 def test_a_job_filter_past_its_budget_hands_a_cursor_on(
     backend: Backend, monkeypatch: pytest.MonkeyPatch, state: str | None
 ) -> None:
-    monkeypatch.setattr(base, "SCAN_BUDGET", 10)
+    monkeypatch.setattr(base_storage, "SCAN_BUDGET", 10)
     rare = new_job(job="tests.rare")
     common = [new_job(job="tests.common") for _ in range(30)]
     # Both orders put the rare job last: newest first, and waiting (push order).

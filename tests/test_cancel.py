@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 from runtime import control
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection, load_config
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput

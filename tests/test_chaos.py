@@ -28,8 +28,8 @@ from typing import Any
 import pytest
 import redis
 
-from runtime.backends import redis_keys as keys
 from runtime.backends import sqlite_path
+from runtime.backends.redis import keys
 from runtime.config import load_config
 from runtime.errors import BackendUnavailable
 from runtime.producer import Runtime
@@ -297,7 +297,7 @@ def inject(backend_url: str, data: bytes) -> str:
 
 
 def inject_sqlite(path: Path, job_id: str, data: bytes) -> None:
-    """A `jobs` row as runtime/backends/sqlite.py's SQL_INSERT writes one, garbage data."""
+    """A `jobs` row as runtime/backends/sqlite/schema.py's SQL_INSERT writes one, garbage data."""
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
         conn.execute(
             "insert into jobs (id, job, queue, state, priority, data, payload, enqueued_at) "
@@ -308,8 +308,8 @@ def inject_sqlite(path: Path, job_id: str, data: bytes) -> None:
 
 
 def inject_redis(url: str, job_id: str, data: bytes) -> None:
-    """A job hash plus its index entries as redis_lib.lua's push_job writes them, and a
-    wake-up marker, with garbage data."""
+    """A job hash plus its index entries as push_job in the Redis backend's lua/lib.lua
+    writes them, and a wake-up marker, with garbage data."""
     client = redis.Redis.from_url(url)
     try:
         seq = int(client.incr(keys.SEQ))

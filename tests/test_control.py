@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runtime import control
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection, RetentionSection
 from runtime.durations import parse_duration
 from runtime.engine import RuntimeHuey

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runtime import cron
-from runtime.backends.base import Backend, NewJob, Reaped
+from runtime.backends.base.storage import Backend, NewJob, Reaped
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.jobs import JobSpec

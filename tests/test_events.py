@@ -16,10 +16,11 @@ import pytest
 import redis
 
 from runtime import control, events
-from runtime.backends.base import EVENT_KEYS, EVENTS_CAP, Backend
-from runtime.backends.redis import RedisBackend
-from runtime.backends.sqlite import SqliteBackend
-from runtime.backends.sqlite_events import TRIM_EVERY
+from runtime.backends.base.events import EVENT_KEYS, EVENTS_CAP
+from runtime.backends.base.storage import Backend
+from runtime.backends.redis.storage import RedisBackend
+from runtime.backends.sqlite.events import TRIM_EVERY
+from runtime.backends.sqlite.storage import SqliteBackend
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.producer import Runtime

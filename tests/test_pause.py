@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from runtime import control
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, load_config
 from runtime.errors import BadInput
 from runtime.producer import Runtime

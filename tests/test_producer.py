@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from runtime import BackendUnavailable, BadInput, InvalidPayload, Runtime
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection, RuntimeSection
 from tests.helpers import TEST_PLUGIN
 from tests.redis_server import free_port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.config import load_config
 from runtime.engine import RuntimeHuey
 from runtime.producer import Runtime

@@ -21,11 +21,11 @@ import pytest
 import redis
 
 # Not `from runtime.backends import redis`: the package imports redis-py under that name.
-import runtime.backends.redis as redis_module
+import runtime.backends.redis.storage as redis_module
 from runtime import control
-from runtime.backends import redis_keys as keys
-from runtime.backends.base import Claim, NewJob
-from runtime.backends.redis import RedisBackend, mask_url
+from runtime.backends.base.storage import Claim, NewJob
+from runtime.backends.redis import keys, records
+from runtime.backends.redis.storage import RedisBackend, mask_url
 from runtime.config import Config, QueueSection
 from runtime.errors import BackendUnavailable
 from tests.redis_server import free_port
@@ -269,7 +269,7 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
     }
     expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
     expected.discard(keys.canceled("q"))  # no backend operation cancels a job yet
-    found = {redis_module._text(k) for k in raw.keys("*")}
+    found = {records.text(k) for k in raw.keys("*")}
     job_keys = {k for k in found if k.startswith(keys.JOB_PREFIX)}
     assert len(job_keys) == 8
     assert found - job_keys == expected

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runtime.backends import open_backend
-from runtime.backends.base import FINAL_STATES, NewJob
-from runtime.backends.sqlite import SqliteBackend
+from runtime.backends.base.storage import FINAL_STATES, NewJob
+from runtime.backends.sqlite.storage import SqliteBackend
 from runtime.errors import BackendUnavailable
 
 
@@ -76,9 +76,9 @@ def test_sqlite_huey_kv_operations_still_work(tmp_path: Path) -> None:
 
 def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
 
-    from runtime.backends import sqlite as module
+    from runtime.backends.sqlite import schema as module
 
-    module.SqliteBackend(tmp_path / "plan.db").close()
+    SqliteBackend(tmp_path / "plan.db").close()
     conn = sqlite3.connect(tmp_path / "plan.db")
     queries = {
         module.SQL_HAS_WAITING: ("q",),

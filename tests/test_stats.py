@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from runtime import stats
-from runtime.backends.base import Backend, MetricBucket, pack_buckets, unpack_buckets
+from runtime.backends.base.metrics import MetricBucket, pack_buckets, unpack_buckets
+from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.producer import Runtime

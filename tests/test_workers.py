@@ -16,7 +16,7 @@ import pytest
 
 from runtime import control
 from runtime.backends import open_backend
-from runtime.backends.base import Backend, Claim
+from runtime.backends.base.storage import Backend, Claim
 from runtime.config import load_config
 from runtime.producer import Runtime
 from tests.helpers import Daemon, run_cli, wait_for, write_config

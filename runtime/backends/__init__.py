@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import redis as redis_py
 
-from runtime.backends.base import Backend
+from runtime.backends.base.storage import Backend
 from runtime.errors import BackendUnavailable, ConfigError
 
 # What a backend raises when it cannot be reached right now (as opposed to a bug): SQLite
@@ -19,11 +19,11 @@ def open_backend(url: str, base_dir: Path | None = None) -> Backend:
     """The backend for `url`. Relative SQLite paths resolve against `base_dir`."""
     scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss", "unix"):
-        from runtime.backends.redis import RedisBackend
+        from runtime.backends.redis.storage import RedisBackend
 
         return RedisBackend(url)
     if scheme == "sqlite":
-        from runtime.backends.sqlite import SqliteBackend
+        from runtime.backends.sqlite.storage import SqliteBackend
 
         return SqliteBackend(sqlite_path(url, base_dir))
     raise ConfigError(

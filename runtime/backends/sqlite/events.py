@@ -12,15 +12,11 @@ Extra keys of an event (`attempt`, `error`, `progress`, ...) are one JSON object
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from runtime.backends.base import EVENT_KEYS, EVENTS_CAP, EventLog
-
-T = TypeVar("T")
-Transaction = Callable[[Callable[[sqlite3.Cursor], T]], T]
+from runtime.backends.base.events import EVENT_KEYS, EVENTS_CAP, EventLog
+from runtime.backends.sqlite.connection import Transaction
 
 POLL = 0.1  # seconds between reads while `read` blocks: SQLite cannot wait for a write
 TRIM_EVERY = 100  # the cap is enforced every this many events, so a trim deletes in bulk

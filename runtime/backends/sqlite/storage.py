@@ -1,16 +1,10 @@
-"""SQLite backend: the embedded default, one database file shared by every local process.
+"""SqliteBackend: job storage and leases on SQLite (base/storage.py's Backend), the
+embedded default.
 
-Every job lives in one `jobs` row that holds both the record (what `runtime job show`
-prints) and the message (`data`), so a state change is one UPDATE inside one transaction:
-a job can never be in neither place, which is the at-least-once promise of DESIGN.md.
-
-Concurrency: each process (one per queue, plus the CLI and the dashboard) opens the file
-with its own connection; inside a process Huey's single connection is shared by all threads
-behind `self.lock`. WAL lets readers run while one writer writes; writers take the write
-lock up front (`BEGIN IMMEDIATE`) so a transaction never has to upgrade a read lock, the
-one case where SQLite reports "database is locked" without waiting. `synchronous=NORMAL`
-with WAL survives `kill -9` of any process (only a power cut can lose the last commits,
-like Redis without fsync) and makes a push several times cheaper than FULL.
+A job is one row of `jobs` (schema.py), record and message together, so every state
+change is one statement in one transaction (connection.py); a claim is SQL_CLAIM, an
+UPDATE that takes the next waiting row by priority and push order and leases it.
+Lifecycle events are written by triggers on `jobs` (events.py).
 """
 
 from __future__ import annotations
@@ -21,13 +15,11 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from huey.storage import SqliteStorage
-
-from runtime.backends.base import (
+from runtime.backends.base.storage import (
     COUNTED_STATES,
     FINAL_STATES,
     RECORD_KEYS,
@@ -40,290 +32,45 @@ from runtime.backends.base import (
     final_state,
     stalled_error,
 )
-from runtime.backends.sqlite_alerts import ALERT_SCHEMA, SqliteAlertStore
-from runtime.backends.sqlite_cluster import CLUSTER_SCHEMA, SqliteCancellation, SqliteCluster
-from runtime.backends.sqlite_events import EVENTS_SCHEMA, SqliteEventLog
-from runtime.backends.sqlite_metrics import METRICS_SCHEMA, SqliteMetricStore
-from runtime.errors import BackendUnavailable
+from runtime.backends.sqlite import schema
+from runtime.backends.sqlite.alerts import ALERT_SCHEMA, SqliteAlertStore
+from runtime.backends.sqlite.cancellation import SqliteCancellation
+from runtime.backends.sqlite.cluster import CLUSTER_SCHEMA, SqliteCluster
+from runtime.backends.sqlite.connection import SqliteDatabase
+from runtime.backends.sqlite.events import EVENTS_SCHEMA, SqliteEventLog
+from runtime.backends.sqlite.metrics import METRICS_SCHEMA, SqliteMetricStore
 from runtime.serializer import describe_message
 
-T = TypeVar("T")
-
-BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for another connection's write lock
-WRITE_ATTEMPTS = 3  # whole-transaction attempts when even the busy timeout ran out
 BATCH = 1000  # rows one purge_queue transaction deletes
 POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
 
-# `seq` is the rowid: the order of pushes, used for FIFO within a priority and for listing.
-# A plain INTEGER PRIMARY KEY is always max+1, so it grows past every row that still exists,
-# which is all the ordering needs (AUTOINCREMENT would only add a bookkeeping table).
-# Partial indexes keep the hot paths (claim, promote, reap) small: each holds only the rows
-# in the states its query looks at. Every index implicitly ends with the rowid, so
-# (queue, state), (state) and (queue) also return rows in push order for list_jobs.
-SCHEMA = [
-    """create table if not exists jobs (
-        seq integer primary key,
-        id text not null unique,
-        job text not null,
-        queue text not null,
-        state text not null,
-        priority integer not null default 0,
-        data blob not null,
-        payload text not null,
-        key text,
-        attempts integer not null default 0,
-        progress text,
-        result text,
-        error text,
-        enqueued_at real not null,
-        started_at real,
-        finished_at real,
-        eta real,
-        lease_deadline real,
-        token text,
-        worker text,
-        stalls integer not null default 0)""",
-    "create index if not exists jobs_queue_state on jobs (queue, state)",
-    "create index if not exists jobs_state on jobs (state)",
-    "create index if not exists jobs_queue on jobs (queue)",
-    """create index if not exists jobs_claim on jobs (queue, priority desc, seq)
-        where state = 'waiting'""",
-    """create index if not exists jobs_due on jobs (queue, eta)
-        where state in ('delayed', 'retrying')""",
-    """create index if not exists jobs_lease on jobs (queue, lease_deadline)
-        where state = 'active'""",
-    "create index if not exists jobs_key on jobs (key) where key is not null",
-    # Finished jobs by finish time, for purge: only final states set finished_at, so the
-    # hot paths never touch this index until a job's last transition.
-    """create index if not exists jobs_finished on jobs (queue, state, finished_at)
-        where finished_at is not null""",
-    # A row per queue ever pushed to: known_queues, and the completed total (jobs rows may
-    # be cleaned away, the total must not shrink).
-    """create table if not exists queues (
-        name text primary key, completed integer not null default 0)""",
-    "create table if not exists paused_queues (name text primary key)",
-    """create table if not exists workers (
-        id text primary key, info text not null, expires_at real not null)""",
-    # Jobs per (queue, state), kept by triggers in the transaction of every insert, state
-    # change and delete, so that `queue_counts` (and `runtime status`) is O(1) per queue
-    # instead of counting a million-row index; no Python path can forget to update it.
-    """create table if not exists job_counts (
-        queue text not null, state text not null, n integer not null,
-        primary key (queue, state)) without rowid""",
-    """create trigger if not exists job_counts_insert after insert on jobs begin
-        insert into job_counts values (new.queue, new.state, 1)
-            on conflict (queue, state) do update set n = n + 1;
-    end""",
-    """create trigger if not exists job_counts_delete after delete on jobs begin
-        update job_counts set n = n - 1 where queue = old.queue and state = old.state;
-    end""",
-    """create trigger if not exists job_counts_state after update of state on jobs
-        when old.state != new.state begin
-        update job_counts set n = n - 1 where queue = old.queue and state = old.state;
-        insert into job_counts values (new.queue, new.state, 1)
-            on conflict (queue, state) do update set n = n + 1;
-    end""",
-    # put_if_empty with a ttl (cron ticks): Huey's SqliteStorage has no expiring keys.
-    """create table if not exists expiring_keys (
-        key text primary key, expires_at real not null)""",
-]
 
-# Columns added after the first release: `create table if not exists` leaves an older
-# database's table as it was, so initialize_schema adds these when they are missing.
-ADDED_COLUMNS = {
-    "stalls": "stalls integer not null default 0",
-    # base.Cancellation: the token of the claim an operator asked to cancel.
-    "cancel_requested": "cancel_requested text",
-}
-
-RECORD_COLUMNS = ", ".join(RECORD_KEYS)
-JSON_FIELDS = ("progress", "result", "error", "payload")
-FINAL_LIST = "('completed', 'failed', 'canceled')"
-FINAL = f"state in {FINAL_LIST}"
-NOT_FINAL = f"state not in {FINAL_LIST}"
-
-# The queries that must stay index range scans; tests/test_backend_contract.py checks
-# their query plans, so keep them as constants.
-SQL_HAS_WAITING = "select 1 from jobs where queue = ? and state = 'waiting' limit 1"
-SQL_CLAIM = """
-    update jobs set state = 'active', token = ?, attempts = attempts + 1,
-        started_at = ?, lease_deadline = ?, worker = ?
-    where seq = (select seq from jobs where queue = ? and state = 'waiting'
-                 order by priority desc, seq limit 1)
-    returning id, data, attempts, max(enqueued_at, coalesce(eta, 0))"""
-SQL_PROMOTE = """
-    update jobs set state = 'waiting'
-    where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
-SQL_REAP = """
-    update jobs set state = 'waiting', token = null, lease_deadline = null, stalls = stalls + 1
-    where queue = ? and state = 'active' and lease_deadline < ?
-    returning id, stalls"""
-# reap: expired leases at their last stall, which fail instead of going back to waiting.
-SQL_LAST_STALL = """
-    select id, stalls from jobs
-    where queue = ? and state = 'active' and lease_deadline < ? and stalls + 1 >= ?"""
-SQL_STALL = """
-    update jobs set state = 'failed', finished_at = ?, error = ?, stalls = stalls + 1,
-        token = null, lease_deadline = null
-    where id = ?"""
-SQL_DEAD_KEY = "select key from jobs where id = ? and state in ('failed', 'canceled')"
-SQL_REQUEUE = """
-    update jobs set state = 'waiting', error = null, finished_at = null, stalls = 0,
-        progress = null, token = null, lease_deadline = null, key = ?, data = coalesce(?, data)
-    where id = ?"""
-# list_jobs by state: each state's rows in STATE_ORDER, through the partial index of
-# that state (delayed and retrying share one, as on Redis; the caller filters).
-_DUE = """select id from jobs
-    where queue = ? and state in ('delayed', 'retrying') order by eta, seq limit ? offset ?"""
-_FINISHED = """select id from jobs
-    where queue = ? and state = ? and finished_at is not null
-    order by finished_at desc, seq desc limit ? offset ?"""
-SQL_STATE_SLICES = {
-    "waiting": """select id from jobs where queue = ? and state = 'waiting'
-        order by priority desc, seq limit ? offset ?""",
-    "delayed": _DUE,
-    "retrying": _DUE,
-    "active": """select id from jobs where queue = ? and state = 'active'
-        order by lease_deadline, seq limit ? offset ?""",
-    "completed": _FINISHED,
-    "failed": _FINISHED,
-    "canceled": _FINISHED,
-}
-# A database from before job_counts existed: count its jobs once (the triggers keep the
-# counts from then on; a database whose jobs all went still has its zero rows).
-SQL_SEED_COUNTS = """insert into job_counts select queue, state, count(*) from jobs
-    where not exists (select 1 from job_counts) group by queue, state"""
-SQL_COUNTS = """select queue, state, n from job_counts
-    where state in ('waiting', 'delayed', 'retrying', 'active', 'failed') and queue in ({})"""
-# purge: the newest finished row beyond the `keep` newest (the first one to delete).
-SQL_KEEP_CUTOFF = """
-    select finished_at, seq from jobs
-    where queue = ? and state = ? and finished_at is not null
-    order by finished_at desc, seq desc limit 1 offset ?"""
-# purge: the oldest finished rows up to a (finished_at, seq) bound, inclusive, written
-# so that `finished_at <= ?` is the index range and the rest only filters its edge.
-SQL_PURGE = """
-    delete from jobs where seq in (
-        select seq from jobs
-        where queue = ? and state = ? and finished_at is not null
-            and finished_at <= ? and (finished_at < ? or seq <= ?)
-        order by finished_at, seq limit ?)"""
-SQL_PENDING_KEY = f"select id, state from jobs where key = ? and {NOT_FINAL} limit 1"
-# The finished job with `key` that finished last: the key's holder when no pending job has
-# it (a key has at most one pending job at a time, so the last to finish is the last that
-# took it; not the highest seq: a requeued job keeps its old one). max() picks the row
-# during the index lookup, where ORDER BY finished_at would sort.
-SQL_FINISHED_KEY = f"select id, state, max(finished_at) from jobs where key = ? and {FINAL}"
-SQL_INSERT = """
-    insert into jobs (id, job, queue, state, priority, data, payload, key,
-                      enqueued_at, eta, finished_at, error)
-    values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-SQL_REGISTER_QUEUE = "insert or ignore into queues (name) values (?)"
-# The next job to be claimed (jobs_claim index) and new dead letters (jobs_finished index).
-SQL_WAITING_HEAD = """select enqueued_at, eta from jobs where queue = ? and state = 'waiting'
-    order by priority desc, seq limit 1"""
-SQL_DEAD_SINCE = """select count(*) from jobs
-    where queue = ? and state = 'failed' and finished_at >= ?"""
-# Fencing: an operation on a claimed job matches only the live claim's token.
-FENCE = "where id = ? and token = ? and state = 'active'"
-
-
-class SqliteBackend(SqliteStorage, Backend):
+class SqliteBackend(SqliteDatabase, Backend):
     """Lease-based jobs on a SQLite file; Huey's kv/lock operations keep working."""
 
-    ddl = [*SqliteStorage.ddl, *SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
+    ddl = [*SqliteDatabase.ddl, *schema.SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
     ddl += METRICS_SCHEMA
-    _conn: sqlite3.Connection | None  # Huey's shared connection, opened lazily by `conn`
 
     def __init__(self, path: Path) -> None:
-        self.path = Path(path)
-        self.display_url = f"sqlite:///{self.path}"
         self._host = socket.gethostname()
         self.events = SqliteEventLog(self._read, self._write)
         self.alerts = SqliteAlertStore(self._read, self._write)
         self.metrics = SqliteMetricStore(self._read, self._write)
         self.cluster = SqliteCluster(self._read, self._write)
         self.cancels = SqliteCancellation(self._read, self._write)
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            reason = f"cannot create its folder {self.path.parent} ({exc.strerror})"
-            raise self._unavailable(reason) from None
-        try:
-            # Huey's constructor connects, switches to WAL and runs `ddl`.
-            super().__init__(name="runtime", filename=str(self.path), timeout=BUSY_TIMEOUT)
-        except sqlite3.Error as exc:
-            raise self._unavailable(exc) from None
+        super().__init__(path)
 
     def initialize_schema(self) -> None:
         super().initialize_schema()
         with self.db(commit=True, close=True) as cur:  # Huey's exclusive transaction
             have = {row[1] for row in cur.execute("pragma table_info(jobs)")}
-            for column, definition in ADDED_COLUMNS.items():
+            for column, definition in schema.ADDED_COLUMNS.items():
                 if column not in have:
                     cur.execute(f"alter table jobs add column {definition}")
-            cur.execute(SQL_SEED_COUNTS)
-
-    def _create_connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection = super()._create_connection()
-        conn.execute("pragma synchronous = normal")  # see the module docstring
-        return conn
-
-    # -- plumbing ------------------------------------------------------------------------
-    def _unavailable(self, reason: object, verb: str = "open") -> BackendUnavailable:
-        text = str(reason).rstrip(".")
-        return BackendUnavailable(f"cannot {verb} SQLite database {self.path}: {text}.")
-
-    def _outage(self, exc: sqlite3.Error) -> BackendUnavailable:
-        """Map a failure of the file itself to BackendUnavailable; called holding the lock."""
-        if not _is_busy(exc) and self._conn is not None:
-            # The file may come back (disk remounted, file restored): reconnect next time.
-            self._conn.close()
-            self._conn = None
-        return self._unavailable(exc, "use")
-
-    def _write(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        """Run `work` in one write transaction, retried whole when the file stays locked."""
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
-            with self.lock:
-                try:
-                    return self._transaction(work, "begin immediate")
-                except sqlite3.Error as exc:
-                    if not _is_outage(exc):
-                        raise
-                    if not _is_busy(exc) or attempt == WRITE_ATTEMPTS:
-                        raise self._outage(exc) from None
-            time.sleep(0.05 * attempt)  # outside the lock: let this process's readers run
-        raise AssertionError("unreachable")
-
-    def _read(self, work: Callable[[sqlite3.Cursor], T]) -> T:
-        """Run `work` in one read transaction: a consistent snapshot, never a write lock."""
-        with self.lock:
-            try:
-                return self._transaction(work, "begin")
-            except sqlite3.Error as exc:
-                if not _is_outage(exc):
-                    raise
-                raise self._outage(exc) from None
-
-    def _transaction(self, work: Callable[[sqlite3.Cursor], T], begin: str) -> T:
-        conn: sqlite3.Connection = self.conn
-        conn.execute(begin)
-        try:
-            cursor = conn.cursor()
-            try:
-                result = work(cursor)
-            finally:
-                cursor.close()
-            conn.commit()
-            return result
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            raise
+            cur.execute(schema.SQL_SEED_COUNTS)
 
     def _fenced(self, sql: str, params: tuple[Any, ...]) -> bool:
-        """One UPDATE guarded by FENCE; True when it hit the live claim."""
+        """One UPDATE guarded by schema.FENCE; True when it hit the live claim."""
         return self._write(lambda cur: cur.execute(sql, params).rowcount == 1)
 
     # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
@@ -363,8 +110,8 @@ class SqliteBackend(SqliteStorage, Backend):
             results.append(EnqueueResult(job.id, state, False))
             if job.key is not None:
                 by_key[job.key] = results[-1]
-        cur.executemany(SQL_INSERT, rows)
-        cur.executemany(SQL_REGISTER_QUEUE, [(q,) for q in sorted({j.queue for j in jobs})])
+        cur.executemany(schema.SQL_INSERT, rows)
+        cur.executemany(schema.SQL_REGISTER_QUEUE, [(q,) for q in sorted({j.queue for j in jobs})])
         return results
 
     @staticmethod
@@ -392,7 +139,7 @@ class SqliteBackend(SqliteStorage, Backend):
 
     def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
         # A read first, like Huey's dequeue: idle workers must not queue up on the write lock.
-        if not self._read(lambda cur: cur.execute(SQL_HAS_WAITING, (queue,)).fetchall()):
+        if not self._read(lambda cur: cur.execute(schema.SQL_HAS_WAITING, (queue,)).fetchall()):
             return None
         return self._write(lambda cur: self._take_next(cur, queue, lease_seconds))
 
@@ -404,7 +151,7 @@ class SqliteBackend(SqliteStorage, Backend):
         # here because a forked child must not report its parent's.
         worker = self.worker_id or f"{self._host}:{os.getpid()}"
         params = (token, now, deadline, worker, queue)
-        row = cur.execute(SQL_CLAIM, params).fetchone()
+        row = cur.execute(schema.SQL_CLAIM, params).fetchone()
         if row is None:  # another worker took the last one since the read
             return None
         return Claim(row[0], token, bytes(row[1]), row[2], deadline, row[3])
@@ -412,7 +159,7 @@ class SqliteBackend(SqliteStorage, Backend):
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
         deadline = time.time() + lease_seconds
         return self._fenced(
-            f"update jobs set lease_deadline = ? {FENCE}", (deadline, job_id, token)
+            f"update jobs set lease_deadline = ? {schema.FENCE}", (deadline, job_id, token)
         )
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
@@ -429,7 +176,7 @@ class SqliteBackend(SqliteStorage, Backend):
 
     def _finish(self, cur: sqlite3.Cursor, job_id: str, token: str, result: str | None) -> bool:
         sql = f"""update jobs set state = 'completed', result = ?, finished_at = ?,
-                  token = null, lease_deadline = null {FENCE} returning queue"""
+                  token = null, lease_deadline = null {schema.FENCE} returning queue"""
         row = cur.execute(sql, (result, time.time(), job_id, token)).fetchone()
         if row is None:
             return False
@@ -444,17 +191,19 @@ class SqliteBackend(SqliteStorage, Backend):
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
     ) -> bool:
         sql = f"""update jobs set state = 'retrying', data = ?, eta = ?, error = ?,
-                  token = null, lease_deadline = null {FENCE}"""
+                  token = null, lease_deadline = null {schema.FENCE}"""
         return self._fenced(sql, (data, eta, _dumps(error), job_id, token))
 
     def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
         sql = f"""update jobs set state = 'failed', error = ?, finished_at = ?,
-                  token = null, lease_deadline = null {FENCE}"""
+                  token = null, lease_deadline = null {schema.FENCE}"""
         return self._fenced(sql, (_dumps(error), time.time(), job_id, token))
 
     def release(self, job_id: str, token: str) -> bool:
         # The row keeps its priority and seq, so it goes back ahead of later pushes.
-        sql = f"update jobs set state = 'waiting', token = null, lease_deadline = null {FENCE}"
+        sql = (
+            f"update jobs set state = 'waiting', token = null, lease_deadline = null {schema.FENCE}"
+        )
         return self._fenced(sql, (job_id, token))
 
     def bury(self, queue: str, data: bytes, reason: str) -> str:
@@ -478,18 +227,18 @@ class SqliteBackend(SqliteStorage, Backend):
                 now,
                 _dumps(error),
             )
-            cur.execute(SQL_INSERT, row)
-            cur.execute(SQL_REGISTER_QUEUE, (queue,))
+            cur.execute(schema.SQL_INSERT, row)
+            cur.execute(schema.SQL_REGISTER_QUEUE, (queue,))
             return job_id
 
         return self._write(insert)
 
     def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
         value = _dumps({"percent": float(percent), "stage": stage})
-        return self._fenced(f"update jobs set progress = ? {FENCE}", (value, job_id, token))
+        return self._fenced(f"update jobs set progress = ? {schema.FENCE}", (value, job_id, token))
 
     def promote_due(self, queue: str, now: float) -> int:
-        return self._write(lambda cur: cur.execute(SQL_PROMOTE, (queue, now)).rowcount)
+        return self._write(lambda cur: cur.execute(schema.SQL_PROMOTE, (queue, now)).rowcount)
 
     def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
         return self._write(lambda cur: _reap(cur, queue, now, max_stalls))
@@ -516,7 +265,7 @@ class SqliteBackend(SqliteStorage, Backend):
                 return 0
             finished_at, seq = bound
             params = (queue, state, finished_at, finished_at, seq, limit)
-            return cur.execute(SQL_PURGE, params).rowcount
+            return cur.execute(schema.SQL_PURGE, params).rowcount
 
         # Deleting the rows is all: a key is held by its row, the completed total lives
         # in `queues`, and the failed count is counted from rows.
@@ -537,7 +286,7 @@ class SqliteBackend(SqliteStorage, Backend):
 
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        sql = f"select {RECORD_COLUMNS} from jobs where id = ?"
+        sql = f"select {schema.RECORD_COLUMNS} from jobs where id = ?"
         rows = self._read(lambda cur: cur.execute(sql, (job_id,)).fetchall())
         return _record(rows[0]) if rows else None
 
@@ -556,12 +305,12 @@ class SqliteBackend(SqliteStorage, Backend):
         return self._read(lambda cur: cur.execute(sql, (*params, count)).fetchall())
 
     def _state_slice(self, queue: str, state: str, offset: int, count: int) -> list[str]:
-        sql = SQL_STATE_SLICES[state]
+        sql = schema.SQL_STATE_SLICES[state]
         params = (queue, state, count, offset) if state in FINAL_STATES else (queue, count, offset)
         return [row[0] for row in self._read(lambda cur: cur.execute(sql, params).fetchall())]
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
-        found = self._by_id(f"select {RECORD_COLUMNS} from jobs", job_ids)
+        found = self._by_id(f"select {schema.RECORD_COLUMNS} from jobs", job_ids)
         return [_record(found[job_id]) if job_id in found else None for job_id in job_ids]
 
     def _having_job(self, job_ids: list[str], job: str) -> set[str]:
@@ -587,7 +336,7 @@ class SqliteBackend(SqliteStorage, Backend):
         if not queues:
             return counts
         marks = ", ".join("?" * len(queues))
-        by_state = SQL_COUNTS.format(marks)
+        by_state = schema.SQL_COUNTS.format(marks)
         completed = f"select name, completed from queues where name in ({marks})"
 
         def read(cur: sqlite3.Cursor) -> tuple[list[Any], list[Any]]:
@@ -623,7 +372,9 @@ class SqliteBackend(SqliteStorage, Backend):
 
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         def read(cur: sqlite3.Cursor) -> dict[str, float | None]:
-            heads = {name: cur.execute(SQL_WAITING_HEAD, (name,)).fetchone() for name in queues}
+            heads = {
+                name: cur.execute(schema.SQL_WAITING_HEAD, (name,)).fetchone() for name in queues
+            }
             return {name: max(row[0], row[1] or 0) if row else None for name, row in heads.items()}
 
         return self._read(read)
@@ -631,7 +382,8 @@ class SqliteBackend(SqliteStorage, Backend):
     def dead_letters_since(self, queues: list[str], since: float) -> dict[str, int]:
         def read(cur: sqlite3.Cursor) -> dict[str, int]:
             return {
-                name: cur.execute(SQL_DEAD_SINCE, (name, since)).fetchone()[0] for name in queues
+                name: cur.execute(schema.SQL_DEAD_SINCE, (name, since)).fetchone()[0]
+                for name in queues
             }
 
         return self._read(read)
@@ -686,18 +438,19 @@ class SqliteBackend(SqliteStorage, Backend):
         return self._write(take)
 
     def close(self) -> None:
-        SqliteStorage.close(self)
+        SqliteDatabase.close(self)  # Huey closes the connection
 
 
 def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:
     """Expired leases at their last stall on to failed, then every other expired lease
     back to waiting with one more stall. One transaction, so nobody sees the step between;
     each job makes one transition, so the event triggers log it once (stalled/recovered)."""
-    last = cur.execute(SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
+    last = cur.execute(schema.SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
     cur.executemany(
-        SQL_STALL, [(now, _dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last]
+        schema.SQL_STALL,
+        [(now, _dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last],
     )
-    recovered = cur.execute(SQL_REAP, (queue, now)).fetchall()
+    recovered = cur.execute(schema.SQL_REAP, (queue, now)).fetchall()
     return Reaped(
         recovered=[job_id for job_id, _ in recovered], stalled=[job_id for job_id, _ in last]
     )
@@ -705,7 +458,7 @@ def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reape
 
 def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
     """A failed or canceled job back to waiting at its old place (its seq), as release does."""
-    row = cur.execute(SQL_DEAD_KEY, (job_id,)).fetchone()
+    row = cur.execute(schema.SQL_DEAD_KEY, (job_id,)).fetchone()
     if row is None:
         return False
     key = row[0]
@@ -713,16 +466,16 @@ def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
     # meanwhile, this one gives it up rather than making the key ambiguous.
     if key is not None and _key_holder(cur, key, window=0.0, now=0.0) is not None:
         key = None
-    cur.execute(SQL_REQUEUE, (key, data, job_id))
+    cur.execute(schema.SQL_REQUEUE, (key, data, job_id))
     return True
 
 
 def _key_holder(cur: sqlite3.Cursor, key: str, window: float, now: float) -> EnqueueResult | None:
     """The job holding idempotency `key` (see Backend.push), as a deduplicated result: the
     pending job carrying it, else the last to finish if that was within `window` of `now`."""
-    row = cur.execute(SQL_PENDING_KEY, (key,)).fetchone()
+    row = cur.execute(schema.SQL_PENDING_KEY, (key,)).fetchone()
     if row is None and window > 0:
-        job_id, state, finished_at = cur.execute(SQL_FINISHED_KEY, (key,)).fetchone()
+        job_id, state, finished_at = cur.execute(schema.SQL_FINISHED_KEY, (key,)).fetchone()
         if finished_at is not None and finished_at > now - window:
             row = (job_id, state)
     return None if row is None else EnqueueResult(row[0], row[1], True)
@@ -740,22 +493,10 @@ def _purge_bound(
     if before is not None:
         bounds.append((before, 0))  # seq >= 1: exactly the rows with finished_at < before
     if keep is not None:
-        row = cur.execute(SQL_KEEP_CUTOFF, (queue, state, max(keep, 0))).fetchone()
+        row = cur.execute(schema.SQL_KEEP_CUTOFF, (queue, state, max(keep, 0))).fetchone()
         if row is not None:
             bounds.append((row[0], row[1]))
     return max(bounds, default=None)
-
-
-def _is_outage(exc: sqlite3.Error) -> bool:
-    """Failures of the file or the lock, as opposed to bugs (IntegrityError, bad SQL)."""
-    # `file is not a database` is a bare DatabaseError; its subclasses other than
-    # OperationalError are programming errors and must surface as they are.
-    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
-
-
-def _is_busy(exc: sqlite3.Error) -> bool:
-    text = str(exc)
-    return "locked" in text or "busy" in text
 
 
 def _dumps(value: Any) -> str:
@@ -763,7 +504,7 @@ def _dumps(value: Any) -> str:
 
 
 def _insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
-    """Parameters of SQL_INSERT for a freshly pushed job."""
+    """Parameters of schema.SQL_INSERT for a freshly pushed job."""
     return (
         job.id,
         job.job,
@@ -782,7 +523,7 @@ def _insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
 
 def _record(row: Iterable[Any]) -> dict[str, Any]:
     record = dict(zip(RECORD_KEYS, row, strict=True))
-    for name in JSON_FIELDS:
+    for name in schema.JSON_FIELDS:
         record[name] = _loads(record[name])
     return record
 

@@ -1,6 +1,6 @@
 """Metrics on Redis: per-minute buckets in one string per (queue, job, hour), daily totals
 in one hash per (queue, job), lifetime totals in one hash per queue (key names in
-redis_keys). A flush merges everything in one script call: one round trip, atomic, and
+keys.py). A flush merges everything in one script call: one round trip, atomic, and
 buckets from several worker processes for the same minute add up.
 
 Why one string per hour: the hour's 60 minutes are one value, the packed bucket sequence
@@ -8,20 +8,18 @@ of base.pack_buckets (about 20 bytes per busy minute with both histograms), so t
 per-minute field overhead, and no hash that outgrows its compact listpack encoding; the
 whole hour expires with its key 24 h after it ends, so nothing has to delete old minutes.
 A flush sends each hour it touched in the same format (untouched minutes empty) and
-redis_metrics.lua adds it in, bucket by bucket. Daily counts are a hash field per day,
+lua/metrics.lua adds it in, bucket by bucket. Daily counts are a hash field per day,
 each a one-bucket sequence, pruned past DAYS_KEPT by the same script.
 """
 
 from __future__ import annotations
 
 import time
-from importlib import resources
 from typing import Any, cast
 
 import redis
 
-from runtime.backends import redis_keys as keys
-from runtime.backends.base import (
+from runtime.backends.base.metrics import (
     DAYS_KEPT,
     MINUTES_KEPT,
     MetricBatch,
@@ -32,8 +30,9 @@ from runtime.backends.base import (
     pack_buckets,
     unpack_buckets,
 )
-
-SCRIPT = resources.files(__package__ or "runtime.backends").joinpath("redis_metrics.lua")
+from runtime.backends.redis import keys
+from runtime.backends.redis.records import text
+from runtime.backends.redis.scripts import lua_source
 
 
 class RedisMetricStore(MetricStore):
@@ -41,7 +40,7 @@ class RedisMetricStore(MetricStore):
 
     def __init__(self, conn: redis.Redis) -> None:
         self._conn = conn
-        self._merge = conn.register_script(SCRIPT.read_text(encoding="utf-8"))
+        self._merge = conn.register_script(lua_source("metrics"))
 
     def add(self, queue: str, batch: MetricBatch) -> None:
         if not batch:
@@ -90,7 +89,7 @@ class RedisMetricStore(MetricStore):
         totals: dict[tuple[str, str, str], int] = {}
         for queue, reply in zip(queues, replies, strict=True):
             for field, count in reply.items():
-                job, _, outcome = _text(field).rpartition("|")
+                job, _, outcome = text(field).rpartition("|")
                 totals[(queue, job, outcome)] = int(count)
         return totals
 
@@ -100,7 +99,7 @@ class RedisMetricStore(MetricStore):
     def _jobs(self, queue: str) -> list[str]:
         """Job names with metrics on `queue`: the lifetime totals name every one."""
         fields = self._conn.hkeys(keys.metric_totals(queue))
-        return sorted({_text(field).rpartition("|")[0] for field in fields})
+        return sorted({text(field).rpartition("|")[0] for field in fields})
 
 
 def _entries(queue: str, batch: MetricBatch) -> list[tuple[str, str, bytes, int, Any]]:
@@ -127,7 +126,3 @@ def _buckets(packed: bytes | str | None) -> list[MetricBucket]:
     """A stored value's buckets (none when the key is missing); the connection returns
     bytes, as it is not opened with decode_responses."""
     return unpack_buckets(cast(bytes, packed or b""))
-
-
-def _text(raw: bytes | str) -> str:
-    return raw.decode() if isinstance(raw, bytes) else raw

@@ -9,10 +9,9 @@ the retention are deleted by `prune`, which the worker's housekeeping calls ever
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from runtime.backends.base import (
+from runtime.backends.base.metrics import (
     DAYS_KEPT,
     MINUTES_KEPT,
     MetricBatch,
@@ -21,9 +20,7 @@ from runtime.backends.base import (
     daily_counts,
     outcome_counts,
 )
-
-T = TypeVar("T")
-Transaction = Callable[[Callable[[sqlite3.Cursor], T]], T]
+from runtime.backends.sqlite.connection import Transaction
 
 # The primary keys lead with (queue, time): reads and prunes are range scans of one queue.
 METRICS_SCHEMA = [

@@ -4,12 +4,10 @@ alert per (rule, queue); another indexes resolved ones by resolve time for pruni
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from typing import Any
 
-from runtime.backends.base import ALERT_FIELDS, ALERT_MOVES, AlertStore, alert_changes
-
-Transaction = Callable[[Callable[[sqlite3.Cursor], Any]], Any]
+from runtime.backends.base.alerts import ALERT_FIELDS, ALERT_MOVES, AlertStore, alert_changes
+from runtime.backends.sqlite.connection import Transaction
 
 # AUTOINCREMENT: ids are never reused after the newest alerts are pruned, so an id in an
 # audit event names one alert for ever.

@@ -9,7 +9,7 @@ Layout (all under the `rt:` prefix):
                                    sequence number; dicts JSON-encoded; absent field = None,
                                    but absent `stalls` = 0: it is written on the first stall;
                                    `cancel_requested`: the token of the claim an operator
-                                   asked to cancel, see redis_cancel.lua)
+                                   asked to cancel, see lua/cancel.lua)
     rt:seq                         counter: global push sequence (FIFO tie-breaker)
     rt:jobs                        zset: every job id, scored by its push sequence number
                                    (= enqueue order, without the ties a clock would have)
@@ -23,8 +23,8 @@ Layout (all under the `rt:` prefix):
                                    expiry (fallback for servers without hash-field TTL)
     rt:leader                      string: id of the leading daemon, expiring (PX) unless renewed
     rt:events                      stream: lifecycle and control events, capped at about
-                                   base.EVENTS_CAP entries (XADD MAXLEN ~)
-    rt:alert:{id}                  hash: one alert (base.ALERT_FIELDS; absent field = None)
+                                   base.events.EVENTS_CAP entries (XADD MAXLEN ~)
+    rt:alert:{id}                  hash: one alert (base.alerts.ALERT_FIELDS; absent field = None)
     rt:alerts:seq                  counter: the last alert id handed out
     rt:alerts:open                 hash: "{rule}|{queue}" -> id of its open alert (at most one)
     rt:alerts:resolved             zset: resolved alert ids, scored by resolve time (pruning)
@@ -47,7 +47,7 @@ keys are named too, though the runtime never writes them (its enqueue/dequeue re
 
 from __future__ import annotations
 
-from runtime.backends.base import EVENTS_CAP
+from runtime.backends.base.events import EVENTS_CAP
 
 PREFIX = "rt:"
 JOB_PREFIX = PREFIX + "job:"
@@ -188,9 +188,9 @@ def lua_prelude() -> str:
     return "\n".join(lines) + "\n"
 
 
-# -- metrics (runtime/backends/redis_metrics.py) ---------------------------------------------
+# -- metrics (metrics.py) --------------------------------------------------------------------
 #   rt:mm:{queue}:{job}:{hour}     string: the hour's minutes 0-59 as one packed bucket
-#                                  sequence (base.pack_buckets); expires 24 h after the hour
+#                                  sequence (base.metrics.pack_buckets); expires 24 h after the hour
 #   rt:md:{queue}:{job}            hash: day since the epoch -> packed counts; fields older
 #                                  than 30 days are dropped when a new day starts
 #   rt:mt:{queue}                  hash: "{job}|{outcome}" -> lifetime count (never shrinks)

@@ -16,8 +16,8 @@ import redis
 from redis.client import Pipeline
 from redis.typing import EncodableT, FieldT
 
-from runtime.backends import redis_keys as keys
-from runtime.backends.base import ALERT_FIELDS, ALERT_MOVES, AlertStore, alert_changes
+from runtime.backends.base.alerts import ALERT_FIELDS, ALERT_MOVES, AlertStore, alert_changes
+from runtime.backends.redis import keys
 
 T = TypeVar("T")
 FLOAT_FIELDS = frozenset({"since", "updated_at", "acknowledged_at", "resolved_at"})

@@ -1,7 +1,7 @@
 """The event log on Redis: one Stream (`rt:events`), trimmed to about EVENTS_CAP entries.
 
 Lifecycle events are appended by the Lua scripts themselves (`emit_event` in
-redis_lib.lua), in the script that makes the transition. Fields are flat: the names in
+lua/lib.lua), in the script that makes the transition. Fields are flat: the names in
 TEXT_FIELDS hold plain strings, every other field holds JSON text. An event's ts is the
 milliseconds of its stream id (the server's clock), so no field stores it.
 """
@@ -14,8 +14,9 @@ from typing import Any
 
 import redis
 
-from runtime.backends import redis_keys as keys
-from runtime.backends.base import EVENT_KEYS, EVENTS_CAP, EventLog
+from runtime.backends.base.events import EVENT_KEYS, EVENTS_CAP, EventLog
+from runtime.backends.redis import keys
+from runtime.backends.redis.records import text
 
 # Fields stored as plain strings (the rest is JSON text); '' reads as None.
 TEXT_FIELDS = frozenset({"type", "queue", "job_id", "job", "action", "actor"})
@@ -37,7 +38,7 @@ class RedisEventLog(EventLog):
             if name not in ("id", "ts") and value is not None
         }
         raw = self._conn.xadd(keys.EVENTS, fields, maxlen=EVENTS_CAP, approximate=True)
-        return _text(raw)
+        return text(raw)
 
     def read(
         self, after: str | None = None, limit: int = 100, block: float = 0.0
@@ -83,7 +84,7 @@ def _decode(name: str, raw: bytes) -> Any:
 
 
 def _event(raw_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
-    event_id = _text(raw_id)
+    event_id = text(raw_id)
     event: dict[str, Any] = dict.fromkeys(EVENT_KEYS)
     event["id"] = event_id
     event["ts"] = int(event_id.partition("-")[0]) / 1000
@@ -91,7 +92,3 @@ def _event(raw_id: bytes, fields: dict[bytes, bytes]) -> dict[str, Any]:
         name = raw_name.decode()
         event[name] = _decode(name, raw)
     return event
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

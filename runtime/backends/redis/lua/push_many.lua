@@ -1,6 +1,6 @@
 -- Push a batch of jobs in one call. ARGV: now, then a JSON array with one row per job:
 -- [id, job, queue, data, payload, priority, eta, key, key window] ('' = none), the
--- arguments of redis_push.lua. Returns one {id, state, deduplicated} per job, in order.
+-- arguments of push.lua. Returns one {id, state, deduplicated} per job, in order.
 local now = ARGV[1]
 local results = {}
 local woken = {}  -- queue -> new waiting jobs: one wake-up call per queue, not per job

@@ -1,38 +1,34 @@
-"""Redis backend: the production backend, shared by every daemon on every host.
+"""RedisBackend: job storage and leases on Redis (base/storage.py's Backend).
 
 Each job is one hash (`rt:job:{id}`) holding its record and its message; per-queue sorted
 sets say where it is (waiting, delayed, active, failed, completed). Every state change is
-one Lua script (`redis_*.lua` beside this file), so a job is never in two places or in
-none, and every operation on a claimed job checks the claim's token first (fencing).
+one Lua script (`lua/{operation}.lua`: a claim is lua/claim.lua), so a job is never in two
+places or in none, and every operation on a claimed job checks the claim's token first
+(fencing). records.py encodes what the scripts take and decodes what they return.
 
 Blocking claims follow BullMQ: BZPOPMIN cannot move a member into the active set
 atomically (a kill between the pop and the add would lose the job), so a claimer blocks
 on a wake-up marker list instead and then claims with the Lua script.
 
-Key names live in `redis_keys`. The scripts build a job's queue keys from its record, so
+Key names live in keys.py. The scripts build a job's queue keys from its record, so
 this backend needs a single Redis server (not Cluster).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import socket
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from importlib import resources
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import redis
 from huey.storage import PriorityRedisStorage
 from redis.commands.core import Script
-from redis.exceptions import NoScriptError
 
-from runtime.backends import redis_keys as keys
-from runtime.backends.base import (
+from runtime.backends.base.storage import (
     COUNTED_STATES,
     FINAL_STATES,
     RECORD_KEYS,
@@ -45,10 +41,12 @@ from runtime.backends.base import (
     Reaped,
     final_state,
 )
-from runtime.backends.redis_alerts import RedisAlertStore, alert_row
-from runtime.backends.redis_cluster import RedisCancellation, RedisCluster
-from runtime.backends.redis_events import RedisEventLog
-from runtime.backends.redis_metrics import RedisMetricStore
+from runtime.backends.redis import keys, records, scripts
+from runtime.backends.redis.alerts import RedisAlertStore, alert_row
+from runtime.backends.redis.cancellation import RedisCancellation
+from runtime.backends.redis.cluster import RedisCluster
+from runtime.backends.redis.events import RedisEventLog
+from runtime.backends.redis.metrics import RedisMetricStore
 from runtime.errors import BackendUnavailable
 from runtime.serializer import describe_message
 
@@ -83,12 +81,6 @@ SCRIPTS = (
     "drop_workers",
 )
 
-JSON_FIELDS = frozenset({"progress", "result", "error", "payload"})
-INT_FIELDS = frozenset({"attempts", "priority", "stalls"})
-# Values of fields a record may lack: `stalls` is first written when a lease expires.
-ABSENT = {"stalls": 0}
-FLOAT_FIELDS = frozenset({"enqueued_at", "started_at", "finished_at", "eta"})
-
 # The state set that holds each state's jobs (delayed also holds retrying).
 STATE_SETS = {
     "waiting": keys.WAITING,
@@ -111,14 +103,6 @@ def mask_url(url: str) -> str:
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
-def load_script(name: str) -> str:
-    """Script source: key names, the shared helpers, then the script itself."""
-    folder = resources.files(__package__ or "runtime.backends")
-    lib = folder.joinpath("redis_lib.lua").read_text(encoding="utf-8")
-    body = folder.joinpath(f"redis_{name}.lua").read_text(encoding="utf-8")
-    return keys.lua_prelude() + lib + body
-
-
 class RedisBackend(PriorityRedisStorage, Backend):
     """Lease-based jobs on Redis; Huey's key-value operations share the same pool."""
 
@@ -138,7 +122,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
         # Huey builds its own pool from `url=` without timeouts: hand it ours instead.
         super().__init__(name=keys.STORAGE_NAME, connection_pool=pool)
         self._scripts: dict[str, Script] = {
-            name: self.conn.register_script(load_script(name)) for name in SCRIPTS
+            name: self.conn.register_script(scripts.load_script(name)) for name in SCRIPTS
         }
         timeout = pool.connection_kwargs.get("socket_timeout") or SOCKET_TIMEOUT
         # A BLPOP must return before the socket times out, or it reads as an outage.
@@ -146,12 +130,12 @@ class RedisBackend(PriorityRedisStorage, Backend):
         self.events = RedisEventLog(self.conn, self._block_slice)
         self.alerts = RedisAlertStore(self.conn)
         self.metrics = RedisMetricStore(self.conn)
-        self.cluster = RedisCluster(self.conn, load_script)
-        self.cancels = RedisCancellation(self.conn, load_script)
+        self.cluster = RedisCluster(self.conn)
+        self.cancels = RedisCancellation(self.conn)
 
     def _run(self, script: str, *args: Any) -> Any:
         """One script call: EVALSHA, loading the script once if the server lacks it."""
-        return self._scripts[script](args=[_arg(a) for a in args])
+        return self._scripts[script](args=[records.arg(a) for a in args])
 
     # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
     def enqueue(self, data: bytes, priority: float | None = None) -> None:
@@ -182,7 +166,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
             ) from exc
 
     def push(self, job: NewJob) -> EnqueueResult:
-        return _enqueue_result(self._run("push", *_push_args(job, time.time())))
+        return records.enqueue_result(self._run("push", *records.push_args(job, time.time())))
 
     def push_many(self, jobs: list[NewJob]) -> list[EnqueueResult]:
         if not jobs:
@@ -190,40 +174,17 @@ class RedisBackend(PriorityRedisStorage, Backend):
         now = time.time()
         try:
             calls = [
-                [now, _push_rows(jobs[i : i + PUSH_BATCH])] for i in range(0, len(jobs), PUSH_BATCH)
+                [now, records.push_rows(jobs[i : i + PUSH_BATCH])]
+                for i in range(0, len(jobs), PUSH_BATCH)
             ]
-            replies = self._evalsha_many(self._scripts["push_many"], calls)
-            return [_enqueue_result(raw) for reply in replies for raw in reply]
+            replies = scripts.evalsha_many(self.conn, self._scripts["push_many"], calls)
+            return [records.enqueue_result(raw) for reply in replies for raw in reply]
         except UnicodeDecodeError:  # a message that is not text cannot travel in JSON
-            per_job = [[_arg(a) for a in _push_args(job, now)] for job in jobs]
+            per_job = [[records.arg(a) for a in records.push_args(job, now)] for job in jobs]
             return [
-                _enqueue_result(raw) for raw in self._evalsha_many(self._scripts["push"], per_job)
+                records.enqueue_result(raw)
+                for raw in scripts.evalsha_many(self.conn, self._scripts["push"], per_job)
             ]
-
-    def _evalsha_many(self, script: Script, calls: Sequence[list[Any]]) -> list[Any]:
-        """Run `script` once per args list in one pipelined round trip, in order.
-
-        Not via `script(client=pipe)`: redis-py then sends SCRIPT EXISTS first on every
-        execute, a second round trip. A NOSCRIPT reply (fresh or flushed server) means
-        that call did not run: load the script and re-run just those calls.
-        """
-        results = self._pipelined(script.sha, calls)
-        missing = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-        if missing:
-            script.sha = self.conn.script_load(script.script)
-            rerun = self._pipelined(script.sha, [calls[i] for i in missing])
-            for i, result in zip(missing, rerun, strict=True):
-                results[i] = result
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
-
-    def _pipelined(self, sha: str, calls: Sequence[list[Any]]) -> list[Any]:
-        with self.conn.pipeline(transaction=False) as pipe:
-            for args in calls:
-                pipe.evalsha(sha, 0, *args)
-            return list(pipe.execute(raise_on_error=False))
 
     def claim(self, queue: str, lease_seconds: float, timeout: float) -> Claim | None:
         give_up = time.monotonic() + timeout
@@ -238,7 +199,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
             self.conn.blpop([keys.marker(queue)], timeout=wait)
 
     def _claim_once(self, queue: str, lease_seconds: float) -> Claim | None:
-        args = _ClaimArgs(lease_seconds, self.worker_id)
+        args = records.ClaimArgs(lease_seconds, self.worker_id)
         return args.claim(self._run("claim", queue, *args.argv()))
 
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
@@ -250,17 +211,17 @@ class RedisBackend(PriorityRedisStorage, Backend):
     def complete_and_claim(
         self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
     ) -> tuple[bool, Claim | None]:
-        args = _ClaimArgs(lease_seconds, self.worker_id)
+        args = records.ClaimArgs(lease_seconds, self.worker_id)
         done, raw = self._run("complete_claim", job_id, token, result, queue, *args.argv())
         return bool(done), args.claim(raw)
 
     def retry(
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
     ) -> bool:
-        return bool(self._run("retry", job_id, token, data, eta, _dumps(error)))
+        return bool(self._run("retry", job_id, token, data, eta, records.dumps(error)))
 
     def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
-        return bool(self._run("fail", job_id, token, _dumps(error), time.time()))
+        return bool(self._run("fail", job_id, token, records.dumps(error), time.time()))
 
     def release(self, job_id: str, token: str) -> bool:
         return bool(self._run("release", job_id, token))
@@ -269,12 +230,20 @@ class RedisBackend(PriorityRedisStorage, Backend):
         job_id = uuid.uuid4().hex
         name, payload = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
-        args = (job_id, queue, name, data, _dumps(error), _dumps(payload), time.time())
+        args = (
+            job_id,
+            queue,
+            name,
+            data,
+            records.dumps(error),
+            records.dumps(payload),
+            time.time(),
+        )
         self._run("bury", *args)
         return job_id
 
     def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
-        value = _dumps({"percent": float(percent), "stage": stage})
+        value = records.dumps({"percent": float(percent), "stage": stage})
         return bool(self._run("progress", job_id, token, value))
 
     def promote_due(self, queue: str, now: float) -> int:
@@ -283,10 +252,10 @@ class RedisBackend(PriorityRedisStorage, Backend):
     def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
         recovered: list[str] = []
         stalled: list[str] = []
-        error = _dumps(STALLED_ERROR)  # the script formats the stall count into it
+        error = records.dumps(STALLED_ERROR)  # the script formats the stall count into it
         for _, back, dead in self._batches("reap", queue, now, max_stalls, error):
-            recovered += [_text(i) for i in back]
-            stalled += [_text(i) for i in dead]
+            recovered += [records.text(i) for i in back]
+            stalled += [records.text(i) for i in dead]
         return Reaped(recovered=recovered, stalled=stalled)
 
     def _batches(self, script: str, queue: str, now: float, *extra: Any) -> Iterator[Any]:
@@ -335,7 +304,7 @@ class RedisBackend(PriorityRedisStorage, Backend):
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         values = self.conn.hmget(keys.job(job_id), RECORD_KEYS)
-        return _record(values)
+        return records.record(values)
 
     def _push_order_slice(
         self, queue: str | None, below: int | None, count: int
@@ -345,21 +314,21 @@ class RedisBackend(PriorityRedisStorage, Backend):
         entries = self.conn.zrevrangebyscore(
             index, top, "-inf", start=0, num=count, withscores=True
         )
-        return [(int(seq), _text(member)) for member, seq in entries]
+        return [(int(seq), records.text(member)) for member, seq in entries]
 
     def _state_slice(self, queue: str, state: str, offset: int, count: int) -> list[str]:
         index = keys.queue(queue, STATE_SETS[state])
         read = self.conn.zrevrange if state in FINAL_STATES else self.conn.zrange
-        return [_text(member) for member in read(index, offset, offset + count - 1)]
+        return [records.text(member) for member in read(index, offset, offset + count - 1)]
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         with self.conn.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
                 pipe.hmget(keys.job(job_id), RECORD_KEYS)
-            return [_record(row) for row in pipe.execute()]
+            return [records.record(row) for row in pipe.execute()]
 
     def _having_job(self, job_ids: list[str], job: str) -> set[str]:
-        return {_text(job_id) for job_id in self._run("having_job", job, *job_ids)}
+        return {records.text(job_id) for job_id in self._run("having_job", job, *job_ids)}
 
     def queue_counts(self, queues: list[str]) -> dict[str, dict[str, int]]:
         with self.conn.pipeline(transaction=False) as pipe:
@@ -379,25 +348,25 @@ class RedisBackend(PriorityRedisStorage, Backend):
         return Overview(
             counts=raw["counts"] or {},
             paused=set(raw["paused"] or ()),
-            workers=live_workers(_pairs(raw["workers"]), time.time()),
-            results={name: value.encode() for name, value in _pairs(raw["results"]).items()},
+            workers=records.live_workers(records.pairs(raw["workers"]), time.time()),
+            results={name: value.encode() for name, value in records.pairs(raw["results"]).items()},
             leader=raw["leader"] or None,  # cjson: a missing key is `false`
             alerts=sorted(
-                (row for flat in raw["alerts"] or () if (row := alert_row(_pairs(flat)))),
+                (row for flat in raw["alerts"] or () if (row := alert_row(records.pairs(flat)))),
                 key=lambda alert: int(alert["id"]),
             ),
             alerts_evaluated=float(raw["alerts_evaluated"]) if raw["alerts_evaluated"] else None,
         )
 
     def known_queues(self) -> list[str]:
-        return sorted(_text(name) for name in self.conn.smembers(keys.QUEUES))
+        return sorted(records.text(name) for name in self.conn.smembers(keys.QUEUES))
 
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         with self.conn.pipeline(transaction=False) as pipe:
             for name in queues:
                 pipe.zrange(keys.waiting(name), 0, 0)
             heads = {
-                name: _text(head[0])
+                name: records.text(head[0])
                 for name, head in zip(queues, pipe.execute(), strict=True)
                 if head
             }
@@ -405,7 +374,9 @@ class RedisBackend(PriorityRedisStorage, Backend):
                 pipe.hmget(keys.job(job_id), "enqueued_at", "eta")
             times = dict(zip(heads, pipe.execute(), strict=True))
         # A head claimed (or purged) between the two reads reads as its record or as None.
-        return {name: _waiting_since(*times[name]) if name in times else None for name in queues}
+        return {
+            name: records.waiting_since(*times[name]) if name in times else None for name in queues
+        }
 
     def dead_letters_since(self, queues: list[str], since: float) -> dict[str, int]:
         with self.conn.pipeline(transaction=False) as pipe:
@@ -421,19 +392,21 @@ class RedisBackend(PriorityRedisStorage, Backend):
             self.conn.srem(keys.PAUSED, queue)
 
     def paused_queues(self) -> set[str]:
-        return {_text(name) for name in self.conn.smembers(keys.PAUSED)}
+        return {records.text(name) for name in self.conn.smembers(keys.PAUSED)}
 
     def put_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
         beat = {"expires_at": time.time() + ttl, "info": info}
-        self.conn.hset(keys.WORKERS, worker_id, _dumps(beat))
+        self.conn.hset(keys.WORKERS, worker_id, records.dumps(beat))
 
     def remove_worker(self, worker_id: str) -> None:
         self.conn.hdel(keys.WORKERS, worker_id)
 
     def workers(self) -> list[dict[str, Any]]:
         now = time.time()
-        beats = {_text(raw_id): raw for raw_id, raw in self.conn.hgetall(keys.WORKERS).items()}
-        live = live_workers(beats, now)
+        beats = {
+            records.text(raw_id): raw for raw_id, raw in self.conn.hgetall(keys.WORKERS).items()
+        }
+        live = records.live_workers(beats, now)
         alive = {worker["id"] for worker in live}
         # Dropped only if still the value read: a live worker may re-publish meanwhile.
         expired = [
@@ -448,136 +421,3 @@ class RedisBackend(PriorityRedisStorage, Backend):
 
     def close(self) -> None:
         self.pool.disconnect()
-
-
-# -- encoding and decoding -------------------------------------------------------------------------
-def _arg(value: Any) -> Any:
-    """A script argument: None as '' (scripts read '' as absent). redis-py sends floats
-    as repr(), which round-trips exactly."""
-    return "" if value is None else value
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
-def live_workers(beats: dict[str, Any], now: float) -> list[dict[str, Any]]:
-    """The info of each heartbeat (worker id -> JSON {"expires_at", "info"}) still live,
-    with its `id`, sorted by id."""
-    live = []
-    for worker_id, raw in sorted(beats.items()):
-        beat = json.loads(raw)
-        if beat["expires_at"] > now:
-            live.append({**beat["info"], "id": worker_id})
-    return live
-
-
-def _pairs(flat: Any) -> dict[str, Any]:
-    """A dict from a flat [key, value, ...] reply (cjson turns an empty one into {})."""
-    items = list(flat or ())
-    return dict(zip(items[::2], items[1::2], strict=True))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _push_args(job: NewJob, now: float) -> tuple[Any, ...]:
-    """ARGV of redis_push.lua."""
-    return (
-        job.id,
-        job.job,
-        job.queue,
-        job.data,
-        job.payload_text(),
-        int(job.priority),
-        job.eta,
-        job.key or None,
-        float(job.key_window),
-        now,
-    )
-
-
-def _push_rows(jobs: Sequence[NewJob]) -> str:
-    """A batch for redis_push_many.lua as one JSON argument: encoding it is one C call,
-    where redis-py would pack ten arguments per job in Python."""
-    rows = [
-        [
-            job.id,
-            job.job,
-            job.queue,
-            job.data.decode(),
-            job.payload_text(),
-            int(job.priority),
-            "" if job.eta is None else job.eta,
-            job.key or "",
-            float(job.key_window),
-        ]
-        for job in jobs
-    ]
-    return json.dumps(rows, separators=(",", ":"))
-
-
-def _waiting_since(enqueued_at: bytes | None, eta: bytes | None) -> float | None:
-    if enqueued_at is None:
-        return None
-    return max(float(enqueued_at), float(eta or 0))
-
-
-def _enqueue_result(raw: list[Any]) -> EnqueueResult:
-    job_id, state, deduplicated = raw
-    return EnqueueResult(_text(job_id), _text(state), bool(deduplicated))
-
-
-def _record(values: list[bytes | None]) -> dict[str, Any] | None:
-    """A record from HMGET of RECORD_KEYS, or None if the job does not exist."""
-    if values[0] is None:  # `id` is set on every record
-        return None
-    return {
-        name: _decode(name, value)
-        for name, value in zip(RECORD_KEYS, values[: len(RECORD_KEYS)], strict=True)
-    }
-
-
-def _decode(name: str, value: bytes | None) -> Any:
-    if value is None:
-        return ABSENT.get(name)
-    text = value.decode()
-    if name in JSON_FIELDS:
-        try:
-            return json.loads(text)
-        except ValueError:  # a result stored by a caller that did not send JSON: as is
-            return text
-    if name in INT_FIELDS:
-        return int(text)
-    if name in FLOAT_FIELDS:
-        return float(text)
-    return text
-
-
-class _ClaimArgs:
-    """The ARGV a claim needs (fresh token, lease deadline, worker), and its reply parsed."""
-
-    def __init__(self, lease_seconds: float, worker: str | None) -> None:
-        self.token = uuid.uuid4().hex
-        self.now = time.time()
-        self.deadline = self.now + lease_seconds
-        # Outside a worker process, the claiming process; the pid is read per claim, not
-        # cached: right after a fork the pid is the child's.
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
-
-    def argv(self) -> tuple[Any, ...]:
-        return (self.token, self.now, self.deadline, self.worker)
-
-    def claim(self, raw: Any) -> Claim | None:
-        if not raw:
-            return None
-        job_id, data, attempts, ready_at = raw
-        return Claim(
-            _text(job_id),
-            self.token,
-            bytes(data),
-            int(attempts),
-            self.deadline,
-            float(ready_at) if ready_at else None,
-        )

@@ -1,4 +1,4 @@
--- Merge sequences of metric buckets in the format of MetricBucket (runtime/backends/base.py),
+-- Merge sequences of metric buckets in the format of MetricBucket (runtime/backends/base/metrics.py),
 -- packed two hex digits per byte as pack_buckets does: buckets one after the other, each
 -- a sequence of numbers (count of counts, counts, then per histogram: length, lowest index,
 -- counts), a number in octal digits with every digit but its last one plus 8.

@@ -1,4 +1,4 @@
--- Shared helpers, prepended (after the key names from redis_keys.lua_prelude) to every
+-- Shared helpers, prepended (after the key names from keys.lua_prelude) to every
 -- script. Numbers go to redis.call as Lua numbers, never through string concatenation:
 -- Lua's tostring keeps only 14 digits, redis.call converts them exactly.
 

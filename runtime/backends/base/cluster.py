@@ -1,0 +1,42 @@
+"""The cluster interface: leadership among daemons, and the leases of dead workers."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+
+class Cluster(ABC):
+    """What daemons and workers coordinate through (runtime/daemon.py, runtime/worker.py).
+
+    Leadership is a lease: one candidate holds it until its ttl runs out unless it renews
+    it, so a leader that dies hands over within one ttl and a live one keeps it.
+    """
+
+    @abstractmethod
+    def lead(self, candidate: str, ttl: float) -> bool:
+        """Atomically take the lead if nobody holds it (or the lease expired), or extend it
+        to now + ttl if `candidate` holds it. True when `candidate` leads afterwards."""
+
+    @abstractmethod
+    def resign(self, candidate: str) -> None:
+        """Give up the lead if `candidate` holds it (a stopping daemon hands over at once)."""
+
+    @abstractmethod
+    def leader(self) -> str | None:
+        """The candidate holding an unexpired lead, or None."""
+
+    @abstractmethod
+    def worker_jobs(self, queue: str, worker_id: str) -> list[str]:
+        """Ids of `queue`'s active jobs claimed under `worker_id` (the record's `worker`),
+        sorted: a process worker's running jobs, wherever its children run them."""
+
+    @abstractmethod
+    def expire_leases_of_dead_workers(
+        self, queue: str, live_worker_ids: list[str], claimed_before: float
+    ) -> list[str]:
+        """Set the lease deadline of `queue`'s active jobs to now when their `worker` is
+        not in `live_worker_ids` and they were claimed (`started_at`) before
+        `claimed_before`; returns their ids. `reap_expired` then recovers them (counting
+        the stall) without waiting for the lease to run out. `claimed_before` (the caller
+        passes now - heartbeat ttl) spares claims newer than the list of live workers,
+        and tolerates clocks that differ between hosts."""
