@@ -4,26 +4,27 @@ module only; neither knows how a backend stores anything."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime import alerts, cron, events, stats
-from runtime.backends.base.storage import COUNTED_STATES, FINAL_STATES, STATES, Backend, Overview
+from runtime import alerts, cron, events, health, stats
+from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
-from runtime.jobs import JobRegistry
 from runtime.masking import mask_payload
-from runtime.plugins import Plugins
-from runtime.serializer import compose, dumps
+
+if TYPE_CHECKING:
+    from runtime.jobs import JobRegistry
+    from runtime.plugins import Plugins
 
 
 def status(backend: Backend, config: Config) -> dict[str, Any]:
     """Queues with counts and live workers, open alerts and the overall state."""
     seen = backend.overview(list(config.queues))
-    rows = rows_of(seen)
+    rows = health.status_rows(seen)
     shown = alerts.for_status(backend, config, seen, rows)
     return {
         "backend": backend.display_url,
-        "status": alerts.overall(shown),
+        "status": health.overall(shown),
         "queues": rows,
         "workers": seen.workers,
         "leader": seen.leader,
@@ -32,23 +33,8 @@ def status(backend: Backend, config: Config) -> dict[str, Any]:
     }
 
 
-def queue_rows(backend: Backend, config: Config) -> list[dict[str, Any]]:
-    """`runtime status` queue rows (the alert evaluator reads the same)."""
-    return rows_of(backend.overview(list(config.queues)))
-
-
-def rows_of(seen: Overview) -> list[dict[str, Any]]:
-    rows = []
-    for name in sorted(seen.counts):
-        row: dict[str, Any] = {"name": name, "paused": name in seen.paused}
-        row.update({state: seen.counts[name][state] for state in COUNTED_STATES})
-        row["workers"] = sum(w.get("workers", 0) for w in seen.workers if w.get("queue") == name)
-        rows.append(row)
-    return rows
-
-
 def status_exit_code(snapshot: dict[str, Any]) -> int:
-    return alerts.SEVERITY_EXIT[snapshot["status"]]
+    return health.SEVERITY_EXIT[snapshot["status"]]
 
 
 # -- alerts ----------------------------------------------------------------------------------
@@ -315,6 +301,8 @@ def _purge_all(backend: Backend, queue: str, state: str, **bounds: Any) -> int:
 def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | None:
     """The job's message rebuilt with its full retries when its plugin is loaded here;
     None keeps the stored message (its retries may be spent)."""
+    from runtime.serializer import compose, dumps  # Huey's message format: only here
+
     if record["job"] not in registry:
         return None
     spec = registry.get(record["job"])

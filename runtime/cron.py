@@ -15,9 +15,10 @@ import logging
 import os
 import socket
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runtime.jobs import JobSpec
+if TYPE_CHECKING:
+    from runtime.jobs import JobSpec
 
 log = logging.getLogger("runtime.cron")
 

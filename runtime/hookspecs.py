@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
-    from runtime.alerts import RegisterRule
     from runtime.config import Config
     from runtime.jobs import JobRegistry
+    from runtime.rules import RegisterRule
 
 hookspec = pluggy.HookspecMarker("runtime")
 hookimpl = pluggy.HookimplMarker("runtime")
@@ -50,9 +50,9 @@ def job_finished(
 
 @hookspec
 def register_alert_rules(register: RegisterRule) -> None:
-    """Contribute alert rules: call `register(rule)` for each `runtime.alerts.Rule(name,
+    """Contribute alert rules: call `register(rule)` for each `runtime.rules.Rule(name,
     severity, evaluate)`, where `evaluate(context)` returns a list of
-    `runtime.alerts.Condition(subject, message)` (the subject is a queue name or any
+    `runtime.rules.Condition(subject, message)` (the subject is a queue name or any
     other thing the rule watches; an empty list: all clear). Called by the evaluating
     daemon before each evaluation. `register` raises ValueError for a rule without a
     name, with a name already taken or a severity other than warning/critical; a plugin

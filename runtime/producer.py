@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from runtime.backends import OUTAGE_ERRORS, open_backend
+from runtime.backends import open_backend, outage_errors
 from runtime.backends.base.storage import Backend, EnqueueResult, NewJob
 from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
@@ -112,7 +112,7 @@ class Runtime:
         job = blueprint.build(payload, blueprint.check(payload), key)
         try:
             return self.backend.push(job)
-        except OUTAGE_ERRORS as exc:
+        except outage_errors() as exc:
             self._raise_unless_inline(exc)
             return self._run_inline(blueprint, job)
 
@@ -153,7 +153,7 @@ class Runtime:
                     pending = pusher.submit(self.backend.push_many, built)
                 if pending is not None:
                     results += pending.result()
-            except OUTAGE_ERRORS as exc:
+            except outage_errors() as exc:
                 self._raise_unless_inline(exc)
                 # Chunks confirmed before the outage stay queued; the rest runs here.
                 results += [self._run_inline(blueprint, job) for job in jobs[len(results) :]]

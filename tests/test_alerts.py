@@ -11,14 +11,14 @@ from typing import Any
 import pytest
 
 import runtime
-from runtime import alerts, control
-from runtime.alerts import AlertContext, Condition, Rule
+from runtime import alerts, control, rules
 from runtime.backends.base.storage import Backend
 from runtime.config import AlertsSection, Config, PluginsSection
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput
 from runtime.plugins import Plugins, load_plugins
 from runtime.producer import Runtime
+from runtime.rules import AlertContext, Condition, Rule
 from tests.helpers import TEST_PLUGIN, run_cli, wait_for, write_config
 
 # Every threshold at its lowest, so one job makes each rule fire.
@@ -193,10 +193,10 @@ def test_stalled_jobs_warn(rt: Runtime, plugins: Plugins) -> None:
 
 def test_rules_are_pure_functions_of_the_context(backend: Backend) -> None:
     """The windowed rules, driven through their inputs (thresholds are strict: above)."""
-    queue = alerts.QueueHealth("q", False, 0, 1, recent={"failed": 3, "stalled": 2})
+    queue = rules.QueueHealth("q", False, 0, 1, recent={"failed": 3, "stalled": 2})
     ctx = AlertContext(backend, AlertsSection(failed_threshold=2, stalled_threshold=2), 0, [queue])
-    assert [c.subject for c in alerts.failed_jobs(ctx)] == ["q"]
-    assert alerts.stalled_jobs(ctx) == []
+    assert [c.subject for c in rules.failed_jobs(ctx)] == ["q"]
+    assert rules.stalled_jobs(ctx) == []
 
 
 # -- lifecycle and history -------------------------------------------------------------------
@@ -285,7 +285,7 @@ class CircuitPlugin:
         return [Condition("openai", "circuit open: 5 errors in a row")] if self.open else []
 
     @runtime.hookimpl
-    def register_alert_rules(self, register: alerts.RegisterRule) -> None:
+    def register_alert_rules(self, register: rules.RegisterRule) -> None:
         register(Rule("test.circuit", "critical", self.evaluate))
 
     @runtime.hookimpl
@@ -301,7 +301,7 @@ class BrokenPlugin:
     """Raises in every hook: the others must still run."""
 
     @runtime.hookimpl
-    def register_alert_rules(self, register: alerts.RegisterRule) -> None:
+    def register_alert_rules(self, register: rules.RegisterRule) -> None:
         register(Rule("test.bad", "info", lambda ctx: []))  # refused: not a severity
 
     @runtime.hookimpl

@@ -1,18 +1,30 @@
-"""Backends by URL scheme: `redis://`, `rediss://` (Redis) and `sqlite:///path` (SQLite)."""
+"""Backends by URL scheme: `redis://`, `rediss://` (Redis) and `sqlite:///path` (SQLite).
+
+`open_backend` is the one door: callers get a `base.storage.Backend` and never import a
+backend package themselves. Each backend package (`redis/`, `sqlite/`) is imported only
+when a URL of its scheme is opened, so a command on one backend does not load the other's
+client library.
+"""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
-
-import redis as redis_py
 
 from runtime.backends.base.storage import Backend
 from runtime.errors import BackendUnavailable, ConfigError
 
-# What a backend raises when it cannot be reached right now (as opposed to a bug): SQLite
-# wraps its errors in BackendUnavailable; Redis calls raise redis-py's connection errors.
-OUTAGE_ERRORS = (BackendUnavailable, redis_py.ConnectionError, redis_py.TimeoutError)
+
+def outage_errors() -> tuple[type[Exception], ...]:
+    """What a backend raises when it cannot be reached right now (as opposed to a bug):
+    SQLite wraps its errors in BackendUnavailable; Redis calls raise redis-py's connection
+    errors. Only once redis-py is imported can one have been raised, so until then it is
+    not imported for this: an `except outage_errors()` costs nothing until an exception."""
+    redis_py = sys.modules.get("redis")
+    if redis_py is None:
+        return (BackendUnavailable,)
+    return (BackendUnavailable, redis_py.ConnectionError, redis_py.TimeoutError)
 
 
 def open_backend(url: str, base_dir: Path | None = None) -> Backend:
