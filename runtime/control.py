@@ -11,6 +11,7 @@ from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.masking import mask_payload
+from runtime.messages import compose, dumps
 
 if TYPE_CHECKING:
     from runtime.jobs import JobRegistry
@@ -301,8 +302,6 @@ def _purge_all(backend: Backend, queue: str, state: str, **bounds: Any) -> int:
 def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | None:
     """The job's message rebuilt with its full retries when its plugin is loaded here;
     None keeps the stored message (its retries may be spent)."""
-    from runtime.serializer import compose, dumps  # Huey's message format: only here
-
     if record["job"] not in registry:
         return None
     spec = registry.get(record["job"])

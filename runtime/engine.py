@@ -38,7 +38,8 @@ from runtime.backends.base.storage import Backend, Claim, NewJob
 from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec
-from runtime.serializer import JSONSerializer, PoisonMessage, encode_result
+from runtime.messages import PoisonMessage, encode_result
+from runtime.serializer import JSONSerializer
 from runtime.stats import Recorder
 
 log = logging.getLogger("runtime.engine")
@@ -98,7 +99,7 @@ class RuntimeHuey(Huey):
         self.backend = backend
         super().__init__(name=queue, results=False, utc=True, serializer=JSONSerializer())
         # Claims wait for work themselves; Huey must not add its polling sleep on top.
-        backend.blocking = True  # type: ignore[attr-defined]
+        backend.blocking = True
         self.queue = queue
         self.lease_seconds = lease_seconds
         self.renew_interval = renew_interval

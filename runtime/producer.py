@@ -20,8 +20,8 @@ from runtime.backends.base.storage import Backend, EnqueueResult, NewJob
 from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
 from runtime.jobs import JobContext, JobRegistry, JobSpec
+from runtime.messages import compose, dumps
 from runtime.plugins import load_plugins
-from runtime.serializer import compose, dumps
 
 log = logging.getLogger("runtime.producer")
 

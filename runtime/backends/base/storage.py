@@ -3,8 +3,8 @@
 The other concerns of a backend have an interface module each beside this one (events,
 alerts, metrics, cluster, cancellation); a Backend reaches them as attributes.
 
-A backend extends a Huey storage class (so Huey's own key-value operations, used for
-locks and `put_if_empty`, keep working) and adds lease-based job operations:
+A backend is also the storage Huey runs on (base/kv.py: its key-value operations, used
+for locks and cron) and adds lease-based job operations:
 
     push -> waiting|delayed -> claim (active, leased, token) -> complete | retry | fail | release
 
@@ -19,7 +19,7 @@ Times are unix timestamps (float seconds). Job records are plain dicts with the 
 from __future__ import annotations
 
 import json
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +28,7 @@ from runtime.backends.base.alerts import AlertStore
 from runtime.backends.base.cancellation import Cancellation
 from runtime.backends.base.cluster import Cluster
 from runtime.backends.base.events import EventLog
+from runtime.backends.base.kv import KeyValueStore
 from runtime.backends.base.metrics import MetricStore
 
 STATES = ("waiting", "delayed", "active", "retrying", "completed", "failed", "canceled")
@@ -186,7 +187,7 @@ class Overview:
     alerts_evaluated: float | None  # as `AlertStore.last_evaluated`
 
 
-class Backend(ABC):
+class Backend(KeyValueStore):
     """One backend URL shared by every queue; cheap to call from many threads."""
 
     #: The backend URL with any password replaced by `***`: safe to print.

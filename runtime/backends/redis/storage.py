@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
-from huey.storage import PriorityRedisStorage
 from redis.commands.core import Script
 
 from runtime.backends.base.storage import (
@@ -46,9 +45,10 @@ from runtime.backends.redis.alerts import RedisAlertStore, alert_row
 from runtime.backends.redis.cancellation import RedisCancellation
 from runtime.backends.redis.cluster import RedisCluster
 from runtime.backends.redis.events import RedisEventLog
+from runtime.backends.redis.kv import RedisKeyValue
 from runtime.backends.redis.metrics import RedisMetricStore
 from runtime.errors import BackendUnavailable
-from runtime.serializer import describe_message
+from runtime.messages import describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
 SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
@@ -77,7 +77,6 @@ SCRIPTS = (
     "delete",
     "having_job",
     "overview",
-    "put_if_empty",
     "drop_workers",
 )
 
@@ -103,8 +102,8 @@ def mask_url(url: str) -> str:
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
-class RedisBackend(PriorityRedisStorage, Backend):
-    """Lease-based jobs on Redis; Huey's key-value operations share the same pool."""
+class RedisBackend(RedisKeyValue, Backend):
+    """Lease-based jobs on Redis; Huey's key-value operations (kv.py) share the pool."""
 
     def __init__(self, url: str) -> None:
         self.display_url = mask_url(url)
@@ -118,13 +117,12 @@ class RedisBackend(PriorityRedisStorage, Backend):
         }
         if urlsplit(url).scheme != "unix":  # a unix socket connection rejects this option
             options["socket_keepalive"] = True
-        pool = redis.ConnectionPool.from_url(url, **options)
-        # Huey builds its own pool from `url=` without timeouts: hand it ours instead.
-        super().__init__(name=keys.STORAGE_NAME, connection_pool=pool)
+        self.pool = redis.ConnectionPool.from_url(url, **options)
+        super().__init__(redis.Redis(connection_pool=self.pool))
         self._scripts: dict[str, Script] = {
             name: self.conn.register_script(scripts.load_script(name)) for name in SCRIPTS
         }
-        timeout = pool.connection_kwargs.get("socket_timeout") or SOCKET_TIMEOUT
+        timeout = self.pool.connection_kwargs.get("socket_timeout") or SOCKET_TIMEOUT
         # A BLPOP must return before the socket times out, or it reads as an outage.
         self._block_slice = max(min(10.0, float(timeout) / 2), 0.01)
         self.events = RedisEventLog(self.conn, self._block_slice)
@@ -136,22 +134,6 @@ class RedisBackend(PriorityRedisStorage, Backend):
     def _run(self, script: str, *args: Any) -> Any:
         """One script call: EVALSHA, loading the script once if the server lacks it."""
         return self._scripts[script](args=[records.arg(a) for a in args])
-
-    # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
-    def enqueue(self, data: bytes, priority: float | None = None) -> None:
-        raise NotImplementedError("use push/claim")
-
-    def dequeue(self) -> bytes | None:
-        raise NotImplementedError("use push/claim")
-
-    def put_if_empty(self, key: str, value: Any, ttl: float | None = None) -> bool:
-        """Huey's put_if_empty; with a ttl on a server older than 7.4 (no hash-field TTL),
-        expiry is tracked in `rt:kv:expiry` and enforced by the next put_if_empty."""
-        if ttl is None or self.supports_hash_ttl:
-            return bool(super().put_if_empty(key, value, ttl))
-        now = time.time()
-        args = (key, value, now, now + ttl)
-        return bool(self._scripts["put_if_empty"](keys=[self.result_key], args=args))
 
     # -- Backend -------------------------------------------------------------------------
     def ping(self) -> None:

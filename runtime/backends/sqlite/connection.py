@@ -1,5 +1,5 @@
-"""One SQLite database file shared by every local process: Huey's SqliteStorage with the
-connection settings and transactions every part of the SQLite backend uses.
+"""One SQLite database file shared by every local process: its connection, its schema
+and the transactions every part of the SQLite backend uses.
 
 Concurrency: each process (one per queue, plus the CLI and the dashboard) opens the file
 with its own connection; inside a process Huey's single connection is shared by all threads
@@ -8,17 +8,20 @@ lock up front (`BEGIN IMMEDIATE`) so a transaction never has to upgrade a read l
 one case where SQLite reports "database is locked" without waiting. `synchronous=NORMAL`
 with WAL survives `kill -9` of any process (only a power cut can lose the last commits,
 like Redis without fsync) and makes a push several times cheaper than FULL.
+
+The connection is opened as Huey's SqliteStorage opens it (the backend used to extend
+that class; base/kv.py says why it no longer does): autocommit, WAL, an 8 MB page cache,
+one connection per process shared by its threads.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
-
-from huey.storage import SqliteStorage
+from typing import ClassVar, TypeVar
 
 from runtime.errors import BackendUnavailable
 
@@ -28,31 +31,66 @@ Transaction = Callable[[Callable[[sqlite3.Cursor], T]], T]
 
 BUSY_TIMEOUT = 10.0  # seconds SQLite itself waits for another connection's write lock
 WRITE_ATTEMPTS = 3  # whole-transaction attempts when even the busy timeout ran out
+CACHE_KIB = 8000  # the page cache of each connection (Huey's default, 8 MB)
 
 
-class SqliteDatabase(SqliteStorage):
-    """The file, its connection and its transactions; subclasses add tables to `ddl`."""
+class SqliteDatabase:
+    """The file, its connection and its transactions; subclasses list their tables in
+    `ddl` and bring older files up to date in `migrate`."""
 
-    _conn: sqlite3.Connection | None  # Huey's shared connection, opened lazily by `conn`
+    ddl: ClassVar[list[str]] = []
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.display_url = f"sqlite:///{self.path}"
+        self.lock = threading.Lock()  # one connection per process, its threads take turns
+        self._conn: sqlite3.Connection | None = None
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             reason = f"cannot create its folder {self.path.parent} ({exc.strerror})"
             raise self._unavailable(reason) from None
         try:
-            # Huey's constructor connects, switches to WAL and runs `ddl`.
-            super().__init__(name="runtime", filename=str(self.path), timeout=BUSY_TIMEOUT)
+            self._initialize_schema()
         except sqlite3.Error as exc:
             raise self._unavailable(exc) from None
 
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This process's connection, opened on first use (and again after an outage)."""
+        if self._conn is None:
+            self._conn = self._create_connection()
+        return self._conn
+
     def _create_connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection = super()._create_connection()
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False)
+        conn.isolation_level = None  # autocommit: transactions are begun explicitly
+        _set_wal(conn)
+        conn.execute(f"pragma cache_size = {-CACHE_KIB}")
         conn.execute("pragma synchronous = normal")  # see the module docstring
         return conn
+
+    def _initialize_schema(self) -> None:
+        """Create what is missing and migrate, in one exclusive transaction; then close the
+        connection, so that a process forked after the constructor opens its own."""
+        with self.lock:
+            try:
+                self._transaction(self._create_tables, "begin exclusive")
+            finally:
+                self.close_connection()
+
+    def _create_tables(self, cur: sqlite3.Cursor) -> None:
+        for statement in self.ddl:
+            cur.execute(statement)
+        self.migrate(cur)
+
+    def migrate(self, cur: sqlite3.Cursor) -> None:
+        """Bring a file made by an older release up to date (its tables exist by now)."""
+
+    def close_connection(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     def _unavailable(self, reason: object, verb: str = "open") -> BackendUnavailable:
         text = str(reason).rstrip(".")
@@ -117,3 +155,17 @@ def is_outage(exc: sqlite3.Error) -> bool:
 def is_busy(exc: sqlite3.Error) -> bool:
     text = str(exc)
     return "locked" in text or "busy" in text
+
+
+def _set_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting while another process holds the lock: switching a new file
+    upgrades a read lock to a write lock, which fails at once under concurrency."""
+    deadline = time.monotonic() + BUSY_TIMEOUT
+    while True:
+        try:
+            conn.execute("pragma journal_mode = wal")
+            return
+        except sqlite3.OperationalError as exc:
+            if "database is locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

@@ -79,16 +79,13 @@ SCHEMA = [
         insert into job_counts values (new.queue, new.state, 1)
             on conflict (queue, state) do update set n = n + 1;
     end""",
-    # put_if_empty with a ttl (cron ticks): Huey's SqliteStorage has no expiring keys.
-    """create table if not exists expiring_keys (
-        key text primary key, expires_at real not null)""",
 ]
 
 # Columns added after the first release: `create table if not exists` leaves an older
-# database's table as it was, so initialize_schema adds these when they are missing.
+# database's table as it was, so SqliteBackend.migrate adds these when they are missing.
 ADDED_COLUMNS = {
     "stalls": "stalls integer not null default 0",
-    # base.Cancellation: the token of the claim an operator asked to cancel.
+    # cancellation.py: the token of the claim an operator asked to cancel.
     "cancel_requested": "cancel_requested text",
 }
 

@@ -36,19 +36,19 @@ from runtime.backends.sqlite import schema
 from runtime.backends.sqlite.alerts import ALERT_SCHEMA, SqliteAlertStore
 from runtime.backends.sqlite.cancellation import SqliteCancellation
 from runtime.backends.sqlite.cluster import CLUSTER_SCHEMA, SqliteCluster
-from runtime.backends.sqlite.connection import SqliteDatabase
 from runtime.backends.sqlite.events import EVENTS_SCHEMA, SqliteEventLog
+from runtime.backends.sqlite.kv import SqliteKeyValue
 from runtime.backends.sqlite.metrics import METRICS_SCHEMA, SqliteMetricStore
-from runtime.serializer import describe_message
+from runtime.messages import describe_message
 
 BATCH = 1000  # rows one purge_queue transaction deletes
 POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
 
 
-class SqliteBackend(SqliteDatabase, Backend):
-    """Lease-based jobs on a SQLite file; Huey's kv/lock operations keep working."""
+class SqliteBackend(SqliteKeyValue, Backend):
+    """Lease-based jobs on a SQLite file; Huey's kv/lock operations (kv.py) beside them."""
 
-    ddl = [*SqliteDatabase.ddl, *schema.SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
+    ddl = [*SqliteKeyValue.ddl, *schema.SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
     ddl += METRICS_SCHEMA
 
     def __init__(self, path: Path) -> None:
@@ -60,25 +60,16 @@ class SqliteBackend(SqliteDatabase, Backend):
         self.cancels = SqliteCancellation(self._read, self._write)
         super().__init__(path)
 
-    def initialize_schema(self) -> None:
-        super().initialize_schema()
-        with self.db(commit=True, close=True) as cur:  # Huey's exclusive transaction
-            have = {row[1] for row in cur.execute("pragma table_info(jobs)")}
-            for column, definition in schema.ADDED_COLUMNS.items():
-                if column not in have:
-                    cur.execute(f"alter table jobs add column {definition}")
-            cur.execute(schema.SQL_SEED_COUNTS)
+    def migrate(self, cur: sqlite3.Cursor) -> None:
+        have = {row[1] for row in cur.execute("pragma table_info(jobs)")}
+        for column, definition in schema.ADDED_COLUMNS.items():
+            if column not in have:
+                cur.execute(f"alter table jobs add column {definition}")
+        cur.execute(schema.SQL_SEED_COUNTS)
 
     def _fenced(self, sql: str, params: tuple[Any, ...]) -> bool:
         """One UPDATE guarded by schema.FENCE; True when it hit the live claim."""
         return self._write(lambda cur: cur.execute(sql, params).rowcount == 1)
-
-    # -- Huey's own queue is not used: its dequeue deletes the message (no lease) --------
-    def enqueue(self, data: bytes, priority: float | None = None) -> None:
-        raise NotImplementedError("use push/claim")
-
-    def dequeue(self) -> bytes | None:
-        raise NotImplementedError("use push/claim")
 
     # -- Backend -------------------------------------------------------------------------
     def ping(self) -> None:
@@ -420,25 +411,9 @@ class SqliteBackend(SqliteDatabase, Backend):
         rows = self._read(lambda cur: cur.execute(sql, (time.time(),)).fetchall())
         return [{**json.loads(info), "id": worker_id} for worker_id, info in rows]
 
-    def put_if_empty(self, key: str, value: bytes, ttl: float | None = None) -> bool:
-        """Huey's put_if_empty, plus the `ttl` its SqliteStorage refuses: the key is taken
-        by exactly one caller until it expires."""
-        if ttl is None:
-            return bool(super().put_if_empty(key, value))
-
-        def take(cur: sqlite3.Cursor) -> bool:
-            now = time.time()
-            cur.execute("delete from expiring_keys where expires_at <= ?", (now,))
-            cur.execute(
-                "insert or ignore into expiring_keys (key, expires_at) values (?, ?)",
-                (key, now + ttl),
-            )
-            return cur.rowcount == 1
-
-        return self._write(take)
-
     def close(self) -> None:
-        SqliteDatabase.close(self)  # Huey closes the connection
+        with self.lock:
+            self.close_connection()
 
 
 def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:

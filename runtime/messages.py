@@ -1,0 +1,77 @@
+"""The job message on the wire: a JSON object, never pickle, and the job record's JSON.
+
+Whoever can write to the backend must not be able to run code on a worker, so a message
+is plain JSON naming a registered job and its payload, plus the retry options Huey's
+Message carries (runtime.serializer turns it into Huey's Message and back). Nothing here
+imports Huey: producers, backends and the CLI build and read messages without it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+FORMAT_VERSION = 1
+# Huey Message fields a runtime message carries besides id, job and payload.
+OPTIONS = ("retries", "retry_delay", "retry_backoff", "priority", "timeout")
+
+
+class PoisonMessage(ValueError):
+    """The bytes are not a message this runtime can run; the reason is the text."""
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """The message's JSON object, checked: PoisonMessage when it is not one we can run."""
+    try:
+        body = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise PoisonMessage(f"message is not JSON ({exc})") from None
+    if not isinstance(body, dict) or body.get("v") != FORMAT_VERSION:
+        raise PoisonMessage(f"message is not a version {FORMAT_VERSION} runtime message")
+    missing = {"id", "job", "payload"} - body.keys()
+    if missing:
+        raise PoisonMessage(f"message lacks {', '.join(sorted(missing))}")
+    if not isinstance(body["payload"], dict):
+        raise PoisonMessage("message payload is not a JSON object")
+    return body
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON; TypeError for values JSON cannot carry."""
+    return json.dumps(value, separators=(",", ":"))
+
+
+def compose(job_id: str, job: str, payload_json: str, options: dict[str, Any]) -> bytes:
+    """The message bytes, from a payload already encoded (a producer encodes it once for
+    the message and the job record alike)."""
+    head = dumps({"v": FORMAT_VERSION, "id": job_id, "job": job, **options})
+    return f'{head[:-1]},"payload":{payload_json}}}'.encode()
+
+
+def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:
+    """A job's return value as JSON text for its record, capped so records stay small."""
+    if value is None:
+        return None
+    try:
+        text = json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        text = json.dumps(repr(value))
+    if len(text) > limit:
+        text = json.dumps({"truncated": True, "preview": text[:1024], "size": len(text)})
+    return text
+
+
+def describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
+    """Best-effort job name and payload of a message that cannot run, for its dead-letter
+    record: '?' and {} when the bytes are not a JSON object naming them."""
+    try:
+        message = json.loads(data)
+    except ValueError:  # includes UnicodeDecodeError
+        return "?", {}
+    if not isinstance(message, dict):
+        return "?", {}
+    name, payload = message.get("job"), message.get("payload")
+    return (
+        name if isinstance(name, str) and name else "?",
+        payload if isinstance(payload, dict) else {},
+    )
