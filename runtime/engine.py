@@ -12,6 +12,9 @@ crontab. We change only where a message lives while it runs:
 - `read_schedule` promotes due delayed jobs and reaps expired leases inside the backend,
   so a message is never held only in this process's memory;
 - `read_periodic` fires cron jobs once per minute across daemons (an atomic claim).
+
+The leases of running jobs are renewed, and cancel requests relayed to them, by one
+lease keeper thread per process (runtime.leases).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from runtime.backends.base.storage import Backend, Claim, NewJob
 from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec
+from runtime.leases import LeaseKeeper
 from runtime.messages import PoisonMessage, encode_result
 from runtime.serializer import JSONSerializer
 from runtime.stats import Recorder
@@ -49,7 +53,6 @@ JITTER = 0.25  # retry delays vary by +-25% so failed jobs don't retry in lock-s
 # PAUSE_CHECK_SECONDS ago and then wait up to CLAIM_TIMEOUT in a claim, 0.75 s in all.
 PAUSE_CHECK_SECONDS = 0.25
 CLAIM_TIMEOUT = 0.5
-CANCEL_POLL_SECONDS = 1.0  # how often running jobs' cancel requests are polled
 CANCELED_EXIT = 75  # a process worker ended because its canceled job would not stop
 
 
@@ -102,7 +105,6 @@ class RuntimeHuey(Huey):
         backend.blocking = True
         self.queue = queue
         self.lease_seconds = lease_seconds
-        self.renew_interval = renew_interval
         self.claim_timeout = claim_timeout
         self.stop_flag: Any = None  # the consumer's stop flag, set by runtime.worker
         self._claims_waiting = _Counter()
@@ -124,8 +126,15 @@ class RuntimeHuey(Huey):
         self.on_shutdown("runtime.release_prefetched")(self._release_prefetched)
         self.stats = Recorder(backend, queue)
         self.on_shutdown("runtime.flush_metrics")(self.stats.flush)
-        self._renewer_pid = 0
-        self.on_startup("runtime.renew_leases")(self._start_renewing)
+        self.leases = LeaseKeeper[JobTask](
+            backend,
+            lease_seconds=lease_seconds,
+            renew_interval=renew_interval,
+            cancel_grace=cancel_grace,
+            running=lambda: self._tasks_in_flight,
+            end_canceled=self._end_canceled,
+        )
+        self.on_startup("runtime.renew_leases")(self.leases.start)
         self.signal(SIGNAL_INTERRUPTED)(self._release_interrupted)
 
     def create_storage(self) -> Backend:
@@ -351,51 +360,6 @@ class RuntimeHuey(Huey):
         if self.backend.release(task.id, task.lease_token):
             log.warning("released job %s at shutdown", task.id, extra={"job_id": task.id})
 
-    def _start_renewing(self) -> None:
-        """Huey runs startup hooks in every worker: once per process (process workers are
-        forked children, each with its own running jobs), start the lease renewer."""
-        if self._renewer_pid == os.getpid():
-            return
-        self._renewer_pid = os.getpid()
-        threading.Thread(target=self._renew_forever, name="LeaseRenewer", daemon=True).start()
-
-    def _renew_forever(self) -> None:
-        """Renew leases every `renew_interval`; poll cancel requests every tick between."""
-        tick = min(CANCEL_POLL_SECONDS, self.renew_interval)
-        next_renewal = time.monotonic() + self.renew_interval
-        while True:
-            time.sleep(tick)
-            # Each in its own try: the backend may be down; keep trying, never die.
-            try:
-                self.watch_cancels()
-            except Exception as exc:
-                log.warning("polling cancel requests failed: %s", exc)
-            if time.monotonic() < next_renewal:
-                continue
-            next_renewal = time.monotonic() + self.renew_interval
-            try:
-                self.renew_leases()
-            except Exception as exc:
-                log.warning("lease renewal failed: %s", exc)
-
-    def watch_cancels(self) -> None:
-        """Ask the jobs of this process an operator canceled to stop (`ctx.cancelled`), in
-        one backend call; end a process worker whose job outlived `cancel_grace`."""
-        running = {task.id: task for task in list(self._tasks_in_flight)}
-        if not running:
-            return
-        claims = {job_id: task.lease_token for job_id, task in running.items()}
-        for job_id in self.backend.cancels.requested(claims):
-            task = running[job_id]
-            if task.cancel_seen is None:
-                task.cancel_seen = time.monotonic()
-                log.info("job %s was canceled; asking it to stop", job_id, extra={"job_id": job_id})
-            if task.context is not None:
-                task.context.cancel()
-            grace = self.cancel_grace
-            if grace is not None and time.monotonic() - task.cancel_seen >= grace:
-                self._end_canceled(task)
-
     def _end_canceled(self, task: JobTask) -> None:
         """The canceled job ignores `ctx.cancelled`: record it canceled and end this worker
         process (Huey's consumer starts a new one); its other state dies with it."""
@@ -409,14 +373,6 @@ class RuntimeHuey(Huey):
             extra={"job_id": task.id, "queue": self.queue},
         )
         os._exit(CANCELED_EXIT)
-
-    def renew_leases(self) -> None:
-        """Extend the lease of every job running in this process; cancel the ones lost."""
-        for task in list(self._tasks_in_flight):
-            if not self.backend.renew(task.id, task.lease_token, self.lease_seconds):
-                log.warning("job %s lost its lease; asking it to stop", task.id)
-                if task.context is not None:
-                    task.context.cancel()
 
     # -- scheduling ------------------------------------------------------------------
     def read_schedule(self, timestamp: Any = None) -> list[Task]:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, get_type_hints
 
-from huey import crontab
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from runtime.errors import BadInput, InvalidPayload, UnknownJob
@@ -98,6 +97,8 @@ class JobSpec:
         """huey's crontab validator for the `cron=` string (5 fields), if any."""
         if self.cron is None:
             return None
+        from huey import crontab  # all of Huey comes with it: imported for cron jobs only
+
         return crontab(*self.cron.split())
 
 
@@ -172,6 +173,8 @@ def _check_cron(job_name: str, cron: str) -> None:
     fields = cron.split()
     if len(fields) != 5:
         raise BadInput(f"job {job_name}: cron '{cron}' must have 5 fields, got {len(fields)}.")
+    from huey import crontab  # all of Huey comes with it: imported for cron jobs only
+
     try:
         crontab(*fields)
     except ValueError as exc:

@@ -1,8 +1,10 @@
 """The shape of the code: no import circle in runtime/ (import-linter, with the contract in
-pyproject.toml), and a built wheel that carries every Lua script of the Redis backend."""
+pyproject.toml), a built wheel that carries every Lua script of the Redis backend, and
+commands that import only the heavy libraries they use (the CLI's cold start)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,6 +12,10 @@ import sys
 import tomllib
 import zipfile
 from pathlib import Path
+
+import pytest
+
+from tests.helpers import clean_env, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA_DIR = ROOT / "runtime" / "backends" / "redis" / "lua"
@@ -99,3 +105,54 @@ def test_the_wheel_carries_every_lua_script(tmp_path: Path) -> None:
         check=False,
     )
     assert loaded.returncode == 0, loaded.stderr
+
+
+# Libraries whose import costs more than the interpreter's own start, and what needs them.
+HEAVY = ("huey", "pydantic", "redis", "prometheus_client", "psutil", "pluggy")
+LOADED = """
+import contextlib, io, json, sys
+from runtime.cli import main
+command, heavy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+sys.argv = ["runtime", *command]
+with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):
+    main()
+print(json.dumps([name for name in heavy if name in sys.modules]))
+"""
+
+
+def loaded_by(command: list[str], config: Path) -> list[str]:
+    """The HEAVY libraries `runtime COMMAND -c CONFIG` imported, run in a fresh interpreter."""
+    args = [json.dumps([*command, "-c", str(config)]), json.dumps(HEAVY)]
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED, *args],
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return list(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (["status"], []),
+        (["job", "list"], []),
+        (["alert", "list"], []),
+        (["events"], []),
+        (["metrics"], ["prometheus_client"]),
+        (["enqueue", "diagnostics.echo", "--payload", '{"message": "x"}'], ["pydantic", "pluggy"]),
+    ],
+)
+def test_commands_import_only_what_they_use(
+    tmp_path: Path, command: list[str], expected: list[str]
+) -> None:
+    config = write_config(tmp_path, f"sqlite:///{tmp_path / 'runtime.db'}")
+    assert loaded_by(command, config) == expected
+
+
+@pytest.mark.redis
+def test_status_on_redis_imports_the_client_and_nothing_heavier(
+    tmp_path: Path, redis_url: str
+) -> None:
+    assert loaded_by(["status"], write_config(tmp_path, redis_url)) == ["redis"]

@@ -150,7 +150,7 @@ def test_running_thread_job_stops_and_is_canceled(
     runner.start()
     wait_for(marker.exists, 10, "the job to start")
     assert control.cancel_job(backend, job_id)["cancel_requested"] is True
-    huey.watch_cancels()  # what the lease renewer does every second
+    huey.leases.watch_cancels()  # what the lease renewer does every second
     runner.join(10)
     assert not runner.is_alive()
     record = rt.job(job_id) or {}

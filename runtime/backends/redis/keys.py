@@ -93,7 +93,8 @@ QUEUE_SUFFIXES = (
 # A marker list longer than this wakes no more claimers than it would at this length.
 MARKER_CAP = 64
 
-# Huey's RedisStorage names its hashes after the storage name (RedisBackend uses "runtime").
+# The hashes of Huey's key-value store (kv.py), named as Huey's RedisStorage names them
+# after its storage name.
 STORAGE_NAME = "runtime"
 HUEY_RESULTS = f"huey.results.{STORAGE_NAME}"
 HUEY_COUNTERS = f"huey.counters.{STORAGE_NAME}"

@@ -2,7 +2,7 @@
 and the transactions every part of the SQLite backend uses.
 
 Concurrency: each process (one per queue, plus the CLI and the dashboard) opens the file
-with its own connection; inside a process Huey's single connection is shared by all threads
+with its own connection; inside a process one connection is shared by all threads
 behind `self.lock`. WAL lets readers run while one writer writes; writers take the write
 lock up front (`BEGIN IMMEDIATE`) so a transaction never has to upgrade a read lock, the
 one case where SQLite reports "database is locked" without waiting. `synchronous=NORMAL`

@@ -17,6 +17,7 @@ from typing import Any
 
 from runtime.backends.base.events import EVENT_KEYS, EVENTS_CAP, EventLog
 from runtime.backends.sqlite.connection import Transaction
+from runtime.backends.sqlite.records import dumps
 
 POLL = 0.1  # seconds between reads while `read` blocks: SQLite cannot wait for a write
 TRIM_EVERY = 100  # the cap is enforced every this many events, so a trim deletes in bulk
@@ -95,7 +96,7 @@ class SqliteEventLog(EventLog):
             event.get("queue"),
             event.get("job_id"),
             event.get("job"),
-            _dumps(extra) if extra else None,
+            dumps(extra) if extra else None,
         )
         return str(self._write(lambda cur: cur.execute(SQL_APPEND, row).fetchone()[0]))
 
@@ -135,7 +136,3 @@ def _event(row: tuple[Any, ...]) -> dict[str, Any]:
     if row[-1]:
         event.update(json.loads(row[-1]))
     return event
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)

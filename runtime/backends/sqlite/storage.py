@@ -15,14 +15,12 @@ import socket
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from runtime.backends.base.storage import (
     COUNTED_STATES,
     FINAL_STATES,
-    RECORD_KEYS,
     Backend,
     Claim,
     EnqueueResult,
@@ -32,7 +30,7 @@ from runtime.backends.base.storage import (
     final_state,
     stalled_error,
 )
-from runtime.backends.sqlite import schema
+from runtime.backends.sqlite import records, schema
 from runtime.backends.sqlite.alerts import ALERT_SCHEMA, SqliteAlertStore
 from runtime.backends.sqlite.cancellation import SqliteCancellation
 from runtime.backends.sqlite.cluster import CLUSTER_SCHEMA, SqliteCluster
@@ -97,7 +95,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
                 results.append(EnqueueResult(holder.id, holder.state, True))
                 continue
             state = "delayed" if job.eta is not None and job.eta > now else "waiting"
-            rows.append(_insert_row(job, state, now))
+            rows.append(records.insert_row(job, state, now))
             results.append(EnqueueResult(job.id, state, False))
             if job.key is not None:
                 by_key[job.key] = results[-1]
@@ -183,12 +181,12 @@ class SqliteBackend(SqliteKeyValue, Backend):
     ) -> bool:
         sql = f"""update jobs set state = 'retrying', data = ?, eta = ?, error = ?,
                   token = null, lease_deadline = null {schema.FENCE}"""
-        return self._fenced(sql, (data, eta, _dumps(error), job_id, token))
+        return self._fenced(sql, (data, eta, records.dumps(error), job_id, token))
 
     def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
         sql = f"""update jobs set state = 'failed', error = ?, finished_at = ?,
                   token = null, lease_deadline = null {schema.FENCE}"""
-        return self._fenced(sql, (_dumps(error), time.time(), job_id, token))
+        return self._fenced(sql, (records.dumps(error), time.time(), job_id, token))
 
     def release(self, job_id: str, token: str) -> bool:
         # The row keeps its priority and seq, so it goes back ahead of later pushes.
@@ -211,12 +209,12 @@ class SqliteBackend(SqliteKeyValue, Backend):
                 "failed",
                 0,
                 data,
-                _dumps(payload),
+                records.dumps(payload),
                 None,
                 now,
                 None,
                 now,
-                _dumps(error),
+                records.dumps(error),
             )
             cur.execute(schema.SQL_INSERT, row)
             cur.execute(schema.SQL_REGISTER_QUEUE, (queue,))
@@ -225,7 +223,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
         return self._write(insert)
 
     def progress(self, job_id: str, token: str, percent: float, stage: str | None) -> bool:
-        value = _dumps({"percent": float(percent), "stage": stage})
+        value = records.dumps({"percent": float(percent), "stage": stage})
         return self._fenced(f"update jobs set progress = ? {schema.FENCE}", (value, job_id, token))
 
     def promote_due(self, queue: str, now: float) -> int:
@@ -279,7 +277,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         sql = f"select {schema.RECORD_COLUMNS} from jobs where id = ?"
         rows = self._read(lambda cur: cur.execute(sql, (job_id,)).fetchall())
-        return _record(rows[0]) if rows else None
+        return records.record(rows[0]) if rows else None
 
     def _push_order_slice(
         self, queue: str | None, below: int | None, count: int
@@ -302,7 +300,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         found = self._by_id(f"select {schema.RECORD_COLUMNS} from jobs", job_ids)
-        return [_record(found[job_id]) if job_id in found else None for job_id in job_ids]
+        return [records.record(found[job_id]) if job_id in found else None for job_id in job_ids]
 
     def _having_job(self, job_ids: list[str], job: str) -> set[str]:
         found = self._by_id("select id, job from jobs", job_ids)
@@ -398,7 +396,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
             cur.execute("delete from workers where expires_at <= ?", (now,))
             cur.execute(
                 "insert or replace into workers (id, info, expires_at) values (?, ?, ?)",
-                (worker_id, _dumps(info), now + ttl),
+                (worker_id, records.dumps(info), now + ttl),
             )
 
         self._write(publish)
@@ -423,7 +421,7 @@ def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reape
     last = cur.execute(schema.SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
     cur.executemany(
         schema.SQL_STALL,
-        [(now, _dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last],
+        [(now, records.dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last],
     )
     recovered = cur.execute(schema.SQL_REAP, (queue, now)).fetchall()
     return Reaped(
@@ -472,41 +470,3 @@ def _purge_bound(
         if row is not None:
             bounds.append((row[0], row[1]))
     return max(bounds, default=None)
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), default=str)
-
-
-def _insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
-    """Parameters of schema.SQL_INSERT for a freshly pushed job."""
-    return (
-        job.id,
-        job.job,
-        job.queue,
-        state,
-        job.priority,
-        job.data,
-        job.payload_text(),
-        job.key,
-        now,
-        job.eta,
-        None,
-        None,
-    )
-
-
-def _record(row: Iterable[Any]) -> dict[str, Any]:
-    record = dict(zip(RECORD_KEYS, row, strict=True))
-    for name in schema.JSON_FIELDS:
-        record[name] = _loads(record[name])
-    return record
-
-
-def _loads(text: str | None) -> Any:
-    if text is None:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:  # a result stored by a caller that did not send JSON: show it as is
-        return text

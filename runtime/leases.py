@@ -1,0 +1,113 @@
+"""Keeping the claims of one worker process alive, and relaying cancel requests to them.
+
+Each worker process (a forked process worker too: its jobs run in it) runs one lease
+keeper thread. Every `renew_interval` it renews the lease of every job running in the
+process, and a job whose lease was lost (reaped: another worker may run it now) is asked
+to stop. Between renewals, every CANCEL_POLL_SECONDS, it reads the cancel requests of
+the running jobs in one backend call and sets their `ctx.cancelled`; a job that ignores
+it for `cancel_grace` seconds (process workers) is ended by the engine's `end_canceled`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Generic, Protocol, TypeVar
+
+from runtime.backends.base.storage import Backend
+from runtime.jobs import JobContext
+
+log = logging.getLogger("runtime.engine")
+
+CANCEL_POLL_SECONDS = 1.0  # how often running jobs' cancel requests are polled
+
+
+class RunningJob(Protocol):
+    """What the keeper needs of a running job (runtime.engine's JobTask)."""
+
+    id: str
+    lease_token: str
+    context: JobContext | None
+    cancel_seen: float | None  # monotonic time its cancel request was noticed
+
+
+Job = TypeVar("Job", bound=RunningJob)
+
+
+class LeaseKeeper(Generic[Job]):
+    """The lease keeper of one engine; `running()` lists the jobs in flight in this
+    process; `end_canceled(job)` records a job that would not stop and ends the process."""
+
+    def __init__(
+        self,
+        backend: Backend,
+        *,
+        lease_seconds: float,
+        renew_interval: float,
+        cancel_grace: float | None,
+        running: Callable[[], Iterable[Job]],
+        end_canceled: Callable[[Job], None],
+    ) -> None:
+        self.backend = backend
+        self.lease_seconds = lease_seconds
+        self.renew_interval = renew_interval
+        self.cancel_grace = cancel_grace
+        self._running = running
+        self._end_canceled = end_canceled
+        self._pid = 0
+
+    def start(self) -> None:
+        """Huey runs startup hooks in every worker: once per process (process workers are
+        forked children, each with its own running jobs), start the keeper thread."""
+        if self._pid == os.getpid():
+            return
+        self._pid = os.getpid()
+        threading.Thread(target=self._forever, name="LeaseRenewer", daemon=True).start()
+
+    def _forever(self) -> None:
+        """Renew leases every `renew_interval`; poll cancel requests every tick between."""
+        tick = min(CANCEL_POLL_SECONDS, self.renew_interval)
+        next_renewal = time.monotonic() + self.renew_interval
+        while True:
+            time.sleep(tick)
+            # Each in its own try: the backend may be down; keep trying, never die.
+            try:
+                self.watch_cancels()
+            except Exception as exc:
+                log.warning("polling cancel requests failed: %s", exc)
+            if time.monotonic() < next_renewal:
+                continue
+            next_renewal = time.monotonic() + self.renew_interval
+            try:
+                self.renew_leases()
+            except Exception as exc:
+                log.warning("lease renewal failed: %s", exc)
+
+    def watch_cancels(self) -> None:
+        """Ask the jobs of this process an operator canceled to stop (`ctx.cancelled`), in
+        one backend call; end a process worker whose job outlived `cancel_grace`."""
+        running = {job.id: job for job in list(self._running())}
+        if not running:
+            return
+        claims = {job_id: job.lease_token for job_id, job in running.items()}
+        for job_id in self.backend.cancels.requested(claims):
+            job = running[job_id]
+            if job.cancel_seen is None:
+                job.cancel_seen = time.monotonic()
+                log.info("job %s was canceled; asking it to stop", job_id, extra={"job_id": job_id})
+            if job.context is not None:
+                job.context.cancel()
+            grace = self.cancel_grace
+            if grace is not None and time.monotonic() - job.cancel_seen >= grace:
+                self._end_canceled(job)
+
+    def renew_leases(self) -> None:
+        """Extend the lease of every job running in this process; cancel the ones lost."""
+        for job in list(self._running()):
+            if not self.backend.renew(job.id, job.lease_token, self.lease_seconds):
+                log.warning("job %s lost its lease; asking it to stop", job.id)
+                if job.context is not None:
+                    job.context.cancel()
