@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import queue
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -280,8 +281,10 @@ def test_sqlite_trims_the_oldest_events_beyond_the_cap(tmp_path: Path) -> None:
         backend.push(old)
         # Jump the ids to the cap: the next trim point deletes every older event.
         backend.events.append({"type": "control", "action": "filler"})
-        with backend.db(commit=True) as cur:
-            cur.execute("update events set id = ? where id = 2", (EVENTS_CAP + TRIM_EVERY - 1,))
+        raw = sqlite3.connect(tmp_path / "db.sqlite")
+        raw.execute("update events set id = ? where id = 2", (EVENTS_CAP + TRIM_EVERY - 1,))
+        raw.commit()
+        raw.close()
         fresh = new_job()
         backend.push(fresh)  # id EVENTS_CAP + TRIM_EVERY: a trim point
         assert [e["job_id"] for e in log(backend)] == [None, fresh.id]
