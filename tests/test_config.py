@@ -62,3 +62,29 @@ def test_no_file_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     config = load_config()
     assert config.source is None
     assert config.queue("anything").workers == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "problems"),
+    [
+        ("queues = 3\n", "key 'queues' expected a table, got int"),
+        ("runtime = 5\n", "key 'runtime' expected a table, got int"),
+        ("[queues]\nsmall = 3\n", "key 'queues.small' expected a table, got int"),
+        ("[plugins]\nmodules = ['a', 1]\n", "key 'plugins.modules.1' expected a string, got int"),
+        ("[alerts]\ninterval = true\n", "key 'alerts.interval' expected a number, got bool"),
+        ("[retention]\nfailed_days = -1\n", "key 'retention.failed_days' is invalid: expected"),
+        ("[runtime]\nlog_format = 'xml'\n", "key 'runtime.log_format' is invalid: invalid enum"),
+        ("workers = 2\n", "unknown key 'workers'"),
+        (
+            "[runtime]\nbackend = 5\n[queues.a]\nworkerz = 1\n",
+            "key 'runtime.backend' expected a string, got int; unknown key 'queues.a.workerz'",
+        ),
+    ],
+)
+def test_every_problem_names_its_full_key(tmp_path: Path, text: str, problems: str) -> None:
+    """One sentence for the file: a problem per table (or queue), each with its dotted key."""
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value).startswith(f"{path}: {problems}")
+    assert str(err.value).endswith(".")
