@@ -15,6 +15,10 @@ crontab. We change only where a message lives while it runs:
 
 The leases of running jobs are renewed, and cancel requests relayed to them, by one
 lease keeper thread per process (runtime.leases).
+
+Some of these overrides and attributes are Huey's private ones (`_requeue_task`,
+`_tasks_in_flight`, `_registry`...): pyproject pins Huey's minor release and
+tests/test_huey_internals.py names each one, so an upgrade that moves one fails there.
 """
 
 from __future__ import annotations
