@@ -23,6 +23,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from runtime.errors import ConfigError
+from runtime.names import name_problem
 
 DEFAULT_BACKEND = "sqlite:///var/runtime.db"
 
@@ -165,6 +166,7 @@ def _validate(data: dict[str, Any], where: str) -> Config:
     tables: dict[str, Any] = {}
     for name, value in data.items():
         if name == "queues" and isinstance(value, dict):
+            problems += filter(None, (name_problem("queue", queue) for queue in value))
             tables[name] = {
                 queue: _section(entry, QueueSection, f"queues.{queue}", problems)
                 for queue, entry in value.items()

@@ -18,6 +18,7 @@ from typing import Any, get_type_hints
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from runtime.errors import BadInput, InvalidPayload, UnknownJob
+from runtime.names import check_name
 
 JOB_ATTR = "__runtime_job__"
 
@@ -155,7 +156,8 @@ def build_spec(
     """Inspect the signature once: payload model, context parameter, checked options."""
     if inspect.iscoroutinefunction(func):
         raise BadInput(f"job {func.__qualname__} is async; jobs must be plain functions.")
-    job_name = name or f"{func.__module__.split('.')[0]}.{func.__name__}"
+    job_name = check_name("job", name or f"{func.__module__.split('.')[0]}.{func.__name__}")
+    check_name("queue", options.get("queue", "default"))
     if cron is not None:
         _check_cron(job_name, cron)
     model, context_param = _payload_model(func, job_name)

@@ -21,6 +21,7 @@ from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
 from runtime.jobs import JobContext, JobRegistry, JobSpec
 from runtime.messages import compose, dumps
+from runtime.names import check_name
 from runtime.plugins import load_plugins
 
 log = logging.getLogger("runtime.producer")
@@ -205,6 +206,9 @@ class Runtime:
         delay: float | None,
         key_window: float | None = None,
     ) -> Blueprint:
+        check_name("job", name)
+        if queue is not None:
+            check_name("queue", queue)
         if delay is not None and delay < 0:
             raise BadInput(f"delay must be zero or more seconds, got {delay}.")
         if key_window is not None and key_window < 0:
