@@ -173,7 +173,8 @@ class RuntimeHuey(Huey):
                 # Every ack is fenced by the record's id: a message naming another id could
                 # never finish, only run again after each lease expiry.
                 raise PoisonMessage(f"message names job id {task.id}, stored as {claim.job_id}")
-        except (PoisonMessage, HueyException) as exc:
+        # Decoding is local and pure: whatever it raises, the message cannot run, ever.
+        except Exception as exc:
             reason = _poison_reason(exc)
             log.error(
                 "dead-lettered message %s: %s",
@@ -479,7 +480,9 @@ def _error_of(exc: BaseException) -> dict[str, Any]:
 def _poison_reason(exc: Exception) -> str:
     if isinstance(exc, HueyException) and "not found in TaskRegistry" in str(exc):
         return f"unknown job '{str(exc).split(' not found')[0]}'"
-    return str(exc)
+    if isinstance(exc, PoisonMessage | HueyException):
+        return str(exc)
+    return f"cannot decode the message ({type(exc).__name__}: {exc})"
 
 
 def _unix(value: Any) -> float:

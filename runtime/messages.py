@@ -12,8 +12,20 @@ import json
 from typing import Any
 
 FORMAT_VERSION = 1
-# Huey Message fields a runtime message carries besides id, job and payload.
+# Huey Message fields a runtime message carries besides id, job and payload, and the JSON
+# types each may have (None: the job's registered default).
 OPTIONS = ("retries", "retry_delay", "retry_backoff", "priority", "timeout")
+OPTION_TYPES: dict[str, tuple[type, ...]] = {
+    "retries": (int,),
+    "retry_delay": (int, float),
+    "retry_backoff": (int, float),
+    "priority": (int,),
+    "timeout": (int, float),
+}
+# Nesting a payload may have (a JSON object holding an object is 2). Producers refuse
+# deeper payloads and workers dead-letter deeper messages, where decoding and validating
+# would otherwise recurse until Python's own limit.
+MAX_DEPTH = 64
 
 
 class PoisonMessage(ValueError):
@@ -26,14 +38,41 @@ def decode(data: bytes) -> dict[str, Any]:
         body = json.loads(data)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise PoisonMessage(f"message is not JSON ({exc})") from None
+    except RecursionError:
+        raise PoisonMessage(f"message is nested more than {MAX_DEPTH} levels deep") from None
     if not isinstance(body, dict) or body.get("v") != FORMAT_VERSION:
         raise PoisonMessage(f"message is not a version {FORMAT_VERSION} runtime message")
     missing = {"id", "job", "payload"} - body.keys()
     if missing:
         raise PoisonMessage(f"message lacks {', '.join(sorted(missing))}")
+    for field in ("id", "job"):
+        if not isinstance(body[field], str) or not body[field]:
+            raise PoisonMessage(f"message {field} is not a non-empty string")
     if not isinstance(body["payload"], dict):
         raise PoisonMessage("message payload is not a JSON object")
+    for option, kinds in OPTION_TYPES.items():
+        value = body.get(option)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, kinds)):
+            expected = "an integer" if kinds == (int,) else "a number"
+            raise PoisonMessage(f"message option {option} is {value!r}, not {expected}")
+    if depth(body["payload"]) > MAX_DEPTH:
+        raise PoisonMessage(f"message payload is nested more than {MAX_DEPTH} levels deep")
     return body
+
+
+def depth(value: Any) -> int:
+    """How deeply JSON containers nest in `value` (a scalar is 0, `{}` is 1), walked
+    without recursion; the walk stops once past MAX_DEPTH."""
+    if not isinstance(value, dict | list):
+        return 0
+    deepest = 0
+    stack = [(value, 1)]
+    while stack and deepest <= MAX_DEPTH:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, level + 1) for child in children if isinstance(child, dict | list))
+    return deepest
 
 
 def dumps(value: Any) -> str:
@@ -66,7 +105,7 @@ def describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
     record: '?' and {} when the bytes are not a JSON object naming them."""
     try:
         message = json.loads(data)
-    except ValueError:  # includes UnicodeDecodeError
+    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
         return "?", {}
     if not isinstance(message, dict):
         return "?", {}

@@ -20,7 +20,7 @@ from runtime.backends.base.storage import Backend, EnqueueResult, NewJob
 from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
 from runtime.jobs import JobContext, JobRegistry, JobSpec
-from runtime.messages import compose, dumps
+from runtime.messages import MAX_DEPTH, compose, depth, dumps
 from runtime.names import check_name
 from runtime.plugins import load_plugins
 
@@ -238,10 +238,15 @@ class Blueprint:
 
     def check(self, payload: dict[str, Any]) -> str:
         """Validate a payload; returns it as JSON (the caller's values, not coerced ones)."""
+        if not isinstance(payload, dict):
+            kind = type(payload).__name__
+            raise InvalidPayload(f"payload for {self.name} must be a JSON object, got {kind}.")
+        if depth(payload) > MAX_DEPTH:
+            raise InvalidPayload(
+                f"payload for {self.name} nests more than {MAX_DEPTH} levels deep."
+            )
         if self.spec is not None:
             self.spec.validate(payload)
-        elif not isinstance(payload, dict):
-            raise InvalidPayload(f"payload for {self.name} must be a JSON object.")
         try:
             return dumps(payload)
         except (TypeError, ValueError) as exc:

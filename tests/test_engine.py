@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import socket
 import time
@@ -14,7 +15,9 @@ from runtime import cron
 from runtime.backends.base.storage import Backend, NewJob, Reaped
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
+from runtime.errors import InvalidPayload
 from runtime.jobs import JobSpec
+from runtime.messages import MAX_DEPTH
 from runtime.plugins import load_plugins
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN
@@ -127,6 +130,61 @@ def test_undecodable_message_is_poison_and_worker_goes_on(runtime_: Runtime) -> 
     assert poison is not None and poison["state"] == "failed"
     assert "not JSON" in poison["error"]["message"]
     assert (runtime_.job(good) or {})["state"] == "completed"
+
+
+def message(payload: str = "{}", **fields: object) -> bytes:
+    """A runtime message for job diagnostics.echo with id `poison`, fields overridden."""
+    head = json.dumps({"v": 1, "id": "poison", "job": "diagnostics.echo", **fields})
+    return f'{head[:-1]},"payload":{payload}}}'.encode()
+
+
+DEEP = "[" * 100_000 + "]" * 100_000  # past Python's recursion limit when decoded
+PAST_THE_LIMIT = "[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        (message('{"p": ' + DEEP + "}"), f"message is nested more than {MAX_DEPTH} levels deep"),
+        (
+            message('{"p": ' + PAST_THE_LIMIT + "}"),
+            f"message payload is nested more than {MAX_DEPTH} levels deep",
+        ),
+        (message(retries="3"), "message option retries is '3', not an integer"),
+        (message(timeout=[1]), "message option timeout is [1], not a number"),
+        (message(priority=True), "message option priority is True, not an integer"),
+        (message(job=7), "message job is not a non-empty string"),
+        (message(id=None), "message id is not a non-empty string"),
+    ],
+)
+def test_any_message_that_cannot_be_decoded_is_poison_at_once(
+    runtime_: Runtime, data: bytes, reason: str
+) -> None:
+    """Dead-lettered on its first claim with the reason, not stalled lease after lease."""
+    runtime_.backend.push(NewJob(id="poison", job="?", queue="default", data=data))
+    assert engine(runtime_).dequeue() is None
+    record = runtime_.job("poison")
+    assert record is not None
+    assert (record["state"], record["attempts"], record["stalls"]) == ("failed", 1, 0)
+    assert record["error"]["type"] == "PoisonMessage"
+    assert record["error"]["message"] == reason
+
+
+def nested(levels: int) -> dict[str, object]:
+    """A payload {"message": {"next": ...}} whose containers nest `levels` deep."""
+    inner: dict[str, object] = {}
+    for _ in range(levels - 2):
+        inner = {"next": inner}
+    return {"message": inner}
+
+
+def test_a_payload_nested_past_the_limit_is_refused_at_enqueue(runtime_: Runtime) -> None:
+    with pytest.raises(InvalidPayload, match=f"nests more than {MAX_DEPTH} levels deep"):
+        runtime_.enqueue("diagnostics.echo", nested(MAX_DEPTH + 1))
+    assert runtime_.backend.list_jobs().jobs == []
+    job_id = runtime_.enqueue("diagnostics.echo", nested(MAX_DEPTH))  # at the limit: taken
+    run_next(engine(runtime_))
+    assert (runtime_.job(job_id) or {})["state"] == "completed"
 
 
 def test_late_outcome_after_lost_lease_is_ignored(runtime_: Runtime) -> None:
