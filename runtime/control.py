@@ -7,6 +7,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
+from runtime.backends.base.events import EVENT_KEYS
 from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
@@ -123,8 +124,14 @@ def _record(backend: Backend, job_id: str) -> dict[str, Any]:
 
 
 def _shown(record: dict[str, Any]) -> dict[str, Any]:
-    """The record with secrets and personal data masked and the progress's ETA added."""
-    shown = {**record, "payload": mask_payload(record["payload"])}
+    """The record with secrets and personal data masked (payload, result, error message
+    and traceback) and the progress's ETA added."""
+    shown = {
+        **record,
+        "payload": mask_payload(record["payload"]),
+        "result": mask_payload(record["result"]),
+        "error": mask_payload(record["error"]),
+    }
     if record["progress"] is not None and record["state"] == "active":
         shown["progress"] = {**record["progress"], "eta": progress_eta(record, time.time())}
     return shown
@@ -347,4 +354,11 @@ def read_events(
     batch = backend.events.read(after, max(window, limit), block)
     cursor = batch[-1]["id"] if batch else after
     matching = [e for e in batch if all(e.get(k) == v for k, v in wanted.items())]
-    return matching[-limit:], cursor
+    return [_shown_event(event) for event in matching[-limit:]], cursor
+
+
+def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
+    """An event with its extras masked (an error's message, a control action's details);
+    who acted and what stays as it is: that is the audit trail."""
+    kept = {*EVENT_KEYS, "action", "actor"}
+    return {key: value if key in kept else mask_payload(value) for key, value in event.items()}

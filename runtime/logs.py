@@ -1,4 +1,7 @@
-"""Structured log lines: readable text on a terminal, one JSON object per line otherwise."""
+"""Structured log lines: readable text on a terminal, one JSON object per line otherwise.
+
+Every line is masked (runtime.masking.mask_text) whatever logged it: a job's error
+message, a library's exception, a URL in a warning."""
 
 from __future__ import annotations
 
@@ -7,6 +10,8 @@ import logging
 import sys
 import time
 from typing import Any
+
+from runtime.masking import mask_text
 
 # Attributes every LogRecord has; anything else was passed with `extra=` and is a field.
 _STANDARD = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
@@ -23,12 +28,15 @@ class JSONFormatter(logging.Formatter):
         line.update({k: v for k, v in record.__dict__.items() if k not in _STANDARD})
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
-        return json.dumps(line, default=str)
+        return mask_text(json.dumps(line, default=str))
 
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_text(super().format(record))
 
     def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
         return time.strftime(datefmt or "%H:%M:%S", time.localtime(record.created))

@@ -25,9 +25,10 @@ import runtime.backends.redis.storage as redis_module
 from runtime import control
 from runtime.backends.base.storage import Claim, NewJob
 from runtime.backends.redis import keys, records
-from runtime.backends.redis.storage import RedisBackend, mask_url
+from runtime.backends.redis.storage import RedisBackend
 from runtime.config import Config, QueueSection
 from runtime.errors import BackendUnavailable
+from runtime.masking import mask_url
 from tests.redis_server import free_port
 
 LEASE = 30.0

@@ -68,7 +68,15 @@ def ignore_cancel(marker: str, seconds: float) -> None:
     time.sleep(seconds)
 
 
+@runtime.job(name="testjobs.leak")
+def leak(dsn: str, fail: bool = True) -> dict[str, str]:
+    """Fail quoting `dsn` in its error (or return it): what masking must catch."""
+    if fail:
+        raise ConnectionError(f"could not connect to {dsn}: connection refused")
+    return {"dsn": dsn, "api_key": "sk-live-123", "note": f"reached {dsn}"}
+
+
 @runtime.hookimpl
 def register_jobs(registry: runtime.JobRegistry) -> None:
-    for func in (append, crash_once, slow_loop, mark, until_canceled, ignore_cancel):
+    for func in (append, crash_once, slow_loop, mark, until_canceled, ignore_cancel, leak):
         registry.add(func)

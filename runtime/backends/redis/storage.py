@@ -17,7 +17,6 @@ this backend needs a single Redis server (not Cluster).
 from __future__ import annotations
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -48,6 +47,7 @@ from runtime.backends.redis.events import RedisEventLog
 from runtime.backends.redis.kv import RedisKeyValue
 from runtime.backends.redis.metrics import RedisMetricStore
 from runtime.errors import BackendUnavailable
+from runtime.masking import mask_url
 from runtime.messages import describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
@@ -90,16 +90,6 @@ STATE_SETS = {
     "completed": keys.COMPLETED,
     "canceled": keys.CANCELED,
 }
-
-
-def mask_url(url: str) -> str:
-    """`url` with any password (in the userinfo or a `password=` query) replaced by ***."""
-    # String surgery rather than urlunsplit, which would turn `unix:///path` into `unix:/path`.
-    netloc = urlsplit(url).netloc
-    userinfo, at, host = netloc.rpartition("@")
-    if ":" in userinfo:
-        url = url.replace(netloc, f"{userinfo.partition(':')[0]}:***{at}{host}", 1)
-    return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
 class RedisBackend(RedisKeyValue, Backend):
