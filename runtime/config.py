@@ -52,6 +52,8 @@ class RuntimeSection(_Section):
     cancel_grace: NonNegative = 10.0
     # Seconds a finished job keeps its idempotency key (0: the key is free once it finishes).
     idempotency_window: NonNegative = 0.0
+    # A job's payload as JSON may be this large at most; a larger one is refused at enqueue.
+    max_payload_bytes: AtLeastOne = 1024 * 1024
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -46,7 +46,7 @@ from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
 from runtime.jobs import JobContext, JobSpec
 from runtime.leases import LeaseKeeper
-from runtime.messages import PoisonMessage, encode_result
+from runtime.messages import MESSAGE_CAP, TRACEBACK_CAP, PoisonMessage, capped, encode_result
 from runtime.serializer import JSONSerializer
 from runtime.stats import Recorder
 
@@ -175,7 +175,7 @@ class RuntimeHuey(Huey):
                 raise PoisonMessage(f"message names job id {task.id}, stored as {claim.job_id}")
         # Decoding is local and pure: whatever it raises, the message cannot run, ever.
         except Exception as exc:
-            reason = _poison_reason(exc)
+            reason = capped(_poison_reason(exc), MESSAGE_CAP)
             log.error(
                 "dead-lettered message %s: %s",
                 claim.job_id,
@@ -470,10 +470,13 @@ def _task_class(spec: JobSpec, engine: RuntimeHuey) -> type[JobTask]:
 
 
 def _error_of(exc: BaseException) -> dict[str, Any]:
+    """The error a job's record (and, without the traceback, its event) keeps, capped:
+    a message can quote a whole payload, a traceback a deep recursion."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     return {
         "type": type(exc).__name__,
-        "message": str(exc),
-        "traceback": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+        "message": capped(str(exc), MESSAGE_CAP),
+        "traceback": capped(trace, TRACEBACK_CAP),
     }
 
 

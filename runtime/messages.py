@@ -26,6 +26,9 @@ OPTION_TYPES: dict[str, tuple[type, ...]] = {
 # deeper payloads and workers dead-letter deeper messages, where decoding and validating
 # would otherwise recurse until Python's own limit.
 MAX_DEPTH = 64
+# Characters of a job error's message and traceback kept in its record and events.
+MESSAGE_CAP = 8 * 1024
+TRACEBACK_CAP = 32 * 1024
 
 
 class PoisonMessage(ValueError):
@@ -85,6 +88,13 @@ def compose(job_id: str, job: str, payload_json: str, options: dict[str, Any]) -
     the message and the job record alike)."""
     head = dumps({"v": FORMAT_VERSION, "id": job_id, "job": job, **options})
     return f'{head[:-1]},"payload":{payload_json}}}'.encode()
+
+
+def capped(text: str, limit: int) -> str:
+    """`text`, or its first `limit` characters and a marker saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... [cut: {len(text) - limit:,} more characters]"
 
 
 def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:

@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from runtime.backends import open_backend, outage_errors
 from runtime.backends.base.storage import Backend, EnqueueResult, NewJob
+from runtime.chunks import bounded
 from runtime.config import Config, load_config
 from runtime.errors import BackendUnavailable, BadInput, InvalidPayload
 from runtime.jobs import JobContext, JobRegistry, JobSpec
@@ -27,8 +28,10 @@ from runtime.plugins import load_plugins
 log = logging.getLogger("runtime.producer")
 
 # Jobs per push_many call in `enqueue_many`: big enough to amortise a round trip, small
-# enough that building the next chunk overlaps with the backend storing this one.
+# enough that building the next chunk overlaps with the backend storing this one; and
+# bytes of payload per call, so that large payloads make smaller chunks.
 PUSH_CHUNK = 5_000
+PUSH_CHUNK_BYTES = 16 * 1024 * 1024
 
 
 class Runtime:
@@ -130,10 +133,8 @@ class Runtime:
         is pushed, so one invalid payload enqueues nothing."""
         blueprint = self._blueprint(name, queue, priority, delay)
         encoded = [blueprint.check(payload) for payload in payloads]
-        chunks = [
-            list(zip(payloads[i : i + PUSH_CHUNK], encoded[i : i + PUSH_CHUNK], strict=True))
-            for i in range(0, len(payloads), PUSH_CHUNK)
-        ]
+        pairs = list(zip(payloads, encoded, strict=True))
+        chunks = list(bounded(pairs, lambda pair: len(pair[1]), PUSH_CHUNK, PUSH_CHUNK_BYTES))
         return [result.id for result in self._push_chunks(blueprint, chunks)]
 
     def _push_chunks(
@@ -222,6 +223,7 @@ class Runtime:
             priority=priority if priority is not None else default_priority,
             eta=time.time() + delay if delay else None,
             key_window=self.config.runtime.idempotency_window if key_window is None else key_window,
+            max_payload_bytes=self.config.runtime.max_payload_bytes,
         )
 
 
@@ -235,6 +237,7 @@ class Blueprint:
     priority: int
     eta: float | None
     key_window: float = 0.0  # seconds a finished holder of a job's key keeps it
+    max_payload_bytes: int = 1024 * 1024  # [runtime] max_payload_bytes
 
     def check(self, payload: dict[str, Any]) -> str:
         """Validate a payload; returns it as JSON (the caller's values, not coerced ones)."""
@@ -248,9 +251,15 @@ class Blueprint:
         if self.spec is not None:
             self.spec.validate(payload)
         try:
-            return dumps(payload)
+            text = dumps(payload)  # ASCII (non-ASCII is escaped): its length is its size
         except (TypeError, ValueError) as exc:
             raise InvalidPayload(f"payload for {self.name} is not JSON: {exc}.") from None
+        if len(text) > self.max_payload_bytes:
+            raise InvalidPayload(
+                f"payload for {self.name} is {len(text):,} bytes as JSON; at most "
+                f"{self.max_payload_bytes:,} ([runtime] max_payload_bytes)."
+            )
+        return text
 
     def build(self, payload: dict[str, Any], payload_json: str, key: str | None = None) -> NewJob:
         job_id = uuid.uuid4().hex

@@ -46,6 +46,7 @@ from runtime.backends.redis.cluster import RedisCluster
 from runtime.backends.redis.events import RedisEventLog
 from runtime.backends.redis.kv import RedisKeyValue
 from runtime.backends.redis.metrics import RedisMetricStore
+from runtime.chunks import bounded
 from runtime.errors import BackendUnavailable
 from runtime.masking import mask_url
 from runtime.messages import describe_message
@@ -56,7 +57,9 @@ HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed 
 BATCH = 1000  # jobs per promote/reap/purge script call: keeps each call short
 
 PUSH_BATCH = 500  # jobs per push_many script call: large enough to amortise, small enough
-# not to block Redis for long (about 10 ms).
+# not to block Redis for long (about 10 ms); and at most this many bytes of messages and
+# payloads, so that large jobs make smaller calls (one script argument holds them all).
+PUSH_BATCH_BYTES = 4 * 1024 * 1024
 
 SCRIPTS = (
     "push",
@@ -145,10 +148,8 @@ class RedisBackend(RedisKeyValue, Backend):
             return []
         now = time.time()
         try:
-            calls = [
-                [now, records.push_rows(jobs[i : i + PUSH_BATCH])]
-                for i in range(0, len(jobs), PUSH_BATCH)
-            ]
+            batches = bounded(jobs, _job_bytes, PUSH_BATCH, PUSH_BATCH_BYTES)
+            calls = [[now, records.push_rows(batch)] for batch in batches]
             replies = scripts.evalsha_many(self.conn, self._scripts["push_many"], calls)
             return [records.enqueue_result(raw) for reply in replies for raw in reply]
         except UnicodeDecodeError:  # a message that is not text cannot travel in JSON
@@ -393,3 +394,8 @@ class RedisBackend(RedisKeyValue, Backend):
 
     def close(self) -> None:
         self.pool.disconnect()
+
+
+def _job_bytes(job: NewJob) -> int:
+    """What a job adds to a push_many call: its message and its payload."""
+    return len(job.data) + len(job.payload_text())
