@@ -84,15 +84,23 @@ def _health(row: dict[str, Any], **extra: Any) -> QueueHealth:
     return QueueHealth(row["name"], row["paused"], row["waiting"], row["workers"], **extra)
 
 
-def evaluate_and_store(backend: Backend, config: Config, plugins: Plugins) -> list[dict[str, Any]]:
+def evaluate_and_store(
+    backend: Backend, config: Config, plugins: Plugins, *, workers_settled: bool = True
+) -> list[dict[str, Any]]:
     """Evaluate every rule, fire and resolve alerts in the store, notify plugins, prune
-    old history. Returns the alerts that changed (newly firing, newly resolved)."""
+    old history. Returns the alerts that changed (newly firing, newly resolved).
+
+    `workers_settled=False` (a daemon whose workers have not sent their first heartbeat
+    yet) skips the rules that read live workers, leaving their open alerts as they are:
+    a daemon started on a backlog must not call its own queues unserved."""
     now = time.time()
     settings = config.alerts
     rows = queue_rows(backend, config)
     ctx = AlertContext(backend, settings, now, gather(backend, settings, rows, now))
-    found, broken = run_rules([*BUILTIN_RULES, *plugin_rules(plugins)], ctx)
-    changes = apply(backend.alerts, found, broken, now)
+    rules = [*BUILTIN_RULES, *plugin_rules(plugins)]
+    waiting = set() if workers_settled else {rule.name for rule in rules if rule.needs_workers}
+    found, broken = run_rules([rule for rule in rules if rule.name not in waiting], ctx)
+    changes = apply(backend.alerts, found, broken | waiting, now)
     for alert in changes:
         hook = "alert_fired" if alert["state"] == "firing" else "alert_resolved"
         plugins.notify(hook, alert=alert)

@@ -77,9 +77,11 @@ class Steward(threading.Thread):
 
     def _tick(self) -> None:
         ttl = 3 * self.config.runtime.heartbeat_interval
+        mine: list[dict[str, Any]] = []
         try:
             leading = self.backend.cluster.lead(self.daemon_id, ttl)
-            self.backend.put_worker(self.daemon_id, self.info(leading), ttl)
+            mine = [w for w in self.backend.workers() if w.get("daemon") == self.daemon_id]
+            self.backend.put_worker(self.daemon_id, self.info(leading, mine), ttl)
         except Exception as exc:  # the backend may be down: keep trying, never die
             log.warning("daemon heartbeat failed: %s", exc)
             leading = False
@@ -88,15 +90,25 @@ class Steward(threading.Thread):
             self.leading = leading
         if leading and time.monotonic() >= self.next_alerts:
             self.next_alerts = time.monotonic() + self.config.alerts.interval
+            settled = self._workers_settled(mine)
             try:
-                alerts.evaluate_and_store(self.backend, self.config, self.plugins)
+                alerts.evaluate_and_store(
+                    self.backend, self.config, self.plugins, workers_settled=settled
+                )
             except Exception:  # a broken rule must not stop the heartbeat or the lead
                 log.exception("alert evaluation failed")
 
-    def info(self, leading: bool) -> dict[str, Any]:
+    def _workers_settled(self, mine: list[dict[str, Any]]) -> bool:
+        """Whether this daemon's worker processes have all sent a heartbeat since it
+        started; after a heartbeat ttl (three intervals) it is settled regardless, so a
+        worker that keeps crashing at start shows as no worker."""
+        serving = {worker.get("queue") for worker in mine}
+        waited = time.time() - self.started
+        return set(self.queues) <= serving or waited >= 3 * self.config.runtime.heartbeat_interval
+
+    def info(self, leading: bool, mine: list[dict[str, Any]]) -> dict[str, Any]:
         """This daemon's heartbeat: its worker processes' running jobs and counts summed
-        from their own last heartbeats."""
-        mine = [w for w in self.backend.workers() if w.get("daemon") == self.daemon_id]
+        from their own last heartbeats (`mine`)."""
         current = sorted(job for w in mine for job in w.get("current_jobs", []))
         processed = sum(int(w.get("processed", 0)) for w in mine)
         return heartbeat.beat(

@@ -72,12 +72,14 @@ class Condition:
 class Rule:
     """An alert rule: `evaluate(context)` returns the conditions holding now (empty: all
     clear). `on_read`: it needs only the status rows, so `runtime status` can evaluate it
-    when no daemon does."""
+    when no daemon does. `needs_workers`: it reads live workers, so a daemon that has just
+    started skips it until its own workers' first heartbeats are in (see Steward)."""
 
     name: str
     severity: str
     evaluate: Callable[[AlertContext], list[Condition]]
     on_read: bool = False
+    needs_workers: bool = False
 
 
 RegisterRule = Callable[[Rule], None]
@@ -154,7 +156,7 @@ BUILTIN_RULES = (
     Rule("failed_jobs", "warning", failed_jobs),
     Rule("waiting_high", "warning", waiting_high, on_read=True),
     Rule("oldest_waiting", "warning", oldest_waiting),
-    Rule("no_worker", "critical", no_worker, on_read=True),
+    Rule("no_worker", "critical", no_worker, on_read=True, needs_workers=True),
     Rule("dead_letter_growth", "warning", dead_letter_growth),
     Rule("stalled_jobs", "warning", stalled_jobs),
 )

@@ -19,7 +19,7 @@ from runtime.errors import BadInput
 from runtime.plugins import Plugins, load_plugins
 from runtime.producer import Runtime
 from runtime.rules import AlertContext, Condition, Rule
-from tests.helpers import TEST_PLUGIN, run_cli, wait_for, write_config
+from tests.helpers import TEST_PLUGIN, Daemon, run_cli, wait_for, write_config
 
 # Every threshold at its lowest, so one job makes each rule fire.
 EAGER = {
@@ -411,3 +411,26 @@ def test_cli_alert_list_ack_resolve(
     assert (unknown.returncode, unknown.stderr) == (2, "runtime: no alert with id '4242'.\n")
     actions = [e.get("action") for e in rt.backend.events.read(limit=100)]
     assert actions.count("alert.ack") == 1 and actions.count("alert.resolve") == 1
+
+
+@pytest.mark.slow
+def test_a_daemon_started_on_a_backlog_raises_no_false_no_worker_alert(
+    tmp_path: Path, backend_url: str
+) -> None:
+    """Its first evaluation comes before its workers' first heartbeat: the rules that read
+    live workers wait for those heartbeats (issue 9, item 11), and then still see the
+    queue nobody serves (`other`, which this daemon does not run)."""
+    extra = "\n[alerts]\ninterval = 0.2\nwaiting_threshold = 1000\n\n[queues.other]\n"
+    config = write_config(tmp_path, backend_url, extra=extra, workers=2)
+    rt = Runtime.from_config(config)
+    rt.enqueue_many("diagnostics.sleep", [{"seconds": 0.05}] * 40)
+    rt.enqueue("diagnostics.echo", {}, queue="other")
+
+    def unserved() -> set[str]:
+        return {a["queue"] for a in rt.backend.alerts.open_alerts() if a["rule"] == "no_worker"}
+
+    with Daemon(config, "--queues", "default") as daemon:
+        wait_for(lambda: rt.backend.queue_counts(["default"])["default"]["completed"] == 40)
+        assert wait_for(lambda: unserved() == {"other"}, what="the no_worker alert of other")
+        fired = rt.backend.alerts.open_alerts() + rt.backend.alerts.history(100)
+        assert [a["queue"] for a in fired if a["rule"] == "no_worker"] == ["other"], daemon.output()
