@@ -72,15 +72,22 @@ def thread_timeout(seconds: float) -> Iterator[None]:
     Python offers no way to kill a thread; PyThreadState_SetAsyncExc delivers the
     exception at the thread's next bytecode, so a job blocked in a C call times out
     when that call returns. Process workers get Huey's SIGALRM timeout instead.
+
+    The exception must never land outside this block (in the worker's next claim or its
+    next job): the timer fires only under `lock` while the block has not ended, and the
+    block ends under the same lock, then clears an exception fired but not yet delivered
+    (PyThreadState_SetAsyncExc with NULL). One fired during the ending is raised there,
+    inside the block, as this job's timeout.
     """
-    thread_id = threading.get_ident()
-    done = threading.Event()
+    thread_id = ctypes.c_ulong(threading.get_ident())
+    lock = threading.Lock()
+    state = {"ended": False, "fired": False}
 
     def fire() -> None:
-        if not done.is_set():
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(
-                ctypes.c_ulong(thread_id), ctypes.py_object(TaskTimeout)
-            )
+        with lock:
+            if not state["ended"]:
+                state["fired"] = True
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, ctypes.py_object(TaskTimeout))
 
     timer = threading.Timer(seconds, fire)
     timer.daemon = True
@@ -88,8 +95,13 @@ def thread_timeout(seconds: float) -> Iterator[None]:
     try:
         yield
     finally:
-        done.set()
-        timer.cancel()
+        try:
+            with lock:
+                state["ended"] = True
+            timer.cancel()
+        finally:  # even when the timeout is delivered right here
+            if state["fired"]:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, None)
 
 
 class Housekeeper(threading.Thread):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import datetime
 import json
 import os
@@ -249,6 +251,37 @@ def test_thread_timeout_fails_the_job(runtime_: Runtime) -> None:
     record = runtime_.job(job_id)
     assert record is not None and record["state"] == "failed"
     assert record["error"]["type"] == "TaskTimeout"
+
+
+def busy(seconds: float) -> None:
+    """Run Python bytecode for `seconds` (an async exception lands in such a loop)."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def test_a_thread_timeout_never_lands_after_its_block(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timer fires while the job is ending: its exception must be raised inside the
+    block (a timeout) or not at all, never in whatever the thread runs next (issue 9,
+    item 3). Delivery is slowed down to make the race certain rather than rare."""
+    from huey.exceptions import TaskTimeout
+
+    from runtime.worker import thread_timeout
+
+    deliver = ctypes.pythonapi.PyThreadState_SetAsyncExc
+
+    def slow_delivery(thread_id: object, exc: object) -> int:
+        time.sleep(0.02)
+        return int(deliver(thread_id, exc))
+
+    monkeypatch.setattr(ctypes.pythonapi, "PyThreadState_SetAsyncExc", slow_delivery)
+    for _ in range(5):
+        with contextlib.suppress(TaskTimeout), thread_timeout(0.01):
+            busy(0.03)  # ends while the timer thread is delivering
+        try:
+            busy(0.05)  # a late exception would land here, as in the next claim
+        except TaskTimeout:
+            pytest.fail("the timeout landed after its block")
 
 
 def every_other_minute_job(tmp_path: Path) -> list[JobSpec]:
