@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from runtime import alerts, heartbeat, prometheus
+from runtime import alerts, control, heartbeat, prometheus
 from runtime.backends import open_backend
 from runtime.config import Config
 from runtime.errors import ConfigError
@@ -34,6 +34,7 @@ RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 60.0)
 STABLE_AFTER = 60.0  # a child up this long has recovered: its backoff starts over
 CRASH_LOOP = 5  # this many crashes in a row are reported as a crash loop
 POLL_SECONDS = 0.2
+RETENTION_INTERVAL = 60.0  # seconds between trims of the finished job records
 
 
 @dataclass
@@ -116,6 +117,36 @@ class Steward(threading.Thread):
         )
 
 
+class Retention(threading.Thread):
+    """Trims every known queue's finished job records to `[retention]` (and its metrics
+    past theirs) every RETENTION_INTERVAL, while this daemon leads: one daemon per
+    backend does it, on a thread of its own, so a long purge delays no heartbeat."""
+
+    def __init__(self, steward: Steward, config: Config) -> None:
+        super().__init__(name="Retention", daemon=True)
+        self.steward = steward
+        self.config = config
+        self.backend = open_backend(config.runtime.backend, config.base_dir)
+
+    def run(self) -> None:
+        wait = self.config.runtime.heartbeat_interval  # by then the lead has been decided
+        while not self.steward.stopped.wait(wait):
+            wait = RETENTION_INTERVAL
+            if not self.steward.leading:
+                continue
+            try:
+                self.trim()
+            except Exception as exc:  # the backend may be down: keep trying, never die
+                log.warning("retention failed: %s", exc)
+        self.backend.close()
+
+    def trim(self) -> None:
+        for queue in self.backend.known_queues():
+            removed = control.apply_retention(self.backend, self.config, queue)
+            if removed:
+                log.info("retention removed %d finished jobs from %s", removed, queue)
+
+
 class Supervisor:
     def __init__(self, config: Config, queues: list[str], plugins: Plugins) -> None:
         self.config = config
@@ -124,6 +155,7 @@ class Supervisor:
         self.forced = False
         self.daemon_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.steward = Steward(self.daemon_id, config, plugins, queues)
+        self.retention = Retention(self.steward, config)
 
     def run(self) -> int:
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -134,6 +166,7 @@ class Supervisor:
             ", ".join(c.queue for c in self.children),
         )
         self.steward.start()
+        self.retention.start()
         for child in self.children:
             self._spawn(child)
         while not self.stopping:

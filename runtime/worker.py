@@ -25,7 +25,7 @@ from typing import Any
 from huey.consumer import Consumer
 from huey.exceptions import TaskTimeout
 
-from runtime import control, heartbeat
+from runtime import heartbeat
 from runtime.backends import open_backend
 from runtime.backends.base.storage import Backend
 from runtime.config import Config, load_config
@@ -35,8 +35,6 @@ from runtime.logs import setup_logging
 from runtime.plugins import Plugins, load_plugins
 
 log = logging.getLogger("runtime.worker")
-
-RETENTION_INTERVAL = 60.0  # seconds between trims of this queue's finished job records
 
 
 class QueueConsumer(Consumer):
@@ -104,15 +102,16 @@ def thread_timeout(seconds: float) -> Iterator[None]:
                 ctypes.pythonapi.PyThreadState_SetAsyncExc(thread_id, None)
 
 
-class Housekeeper(threading.Thread):
-    """Publishes this process's heartbeat, hands the jobs of dead workers back at once,
-    trims finished records; stops the consumer when the supervising daemon has gone (so
-    a killed daemon leaves no orphan workers)."""
+class Heartbeat(threading.Thread):
+    """Publishes this worker process's heartbeat every `heartbeat_interval`, and nothing
+    else: a heartbeat that waited behind other housekeeping would be missed, and other
+    workers hand a silent worker's running jobs over as dead. Stops the consumer when the
+    supervising daemon has gone (so a killed daemon leaves no orphan workers)."""
 
     def __init__(
         self, huey: RuntimeHuey, consumer: QueueConsumer, config: Config, backend: Backend
     ) -> None:
-        super().__init__(name="Housekeeper", daemon=True)
+        super().__init__(name="Heartbeat", daemon=True)
         self.huey = huey
         self.consumer = consumer
         self.config = config
@@ -125,7 +124,6 @@ class Housekeeper(threading.Thread):
         # the jobs a heartbeat names, and the ones its death hands back, are found by it.
         huey.backend.worker_id = self.worker_id
         self.started = time.time()
-        self.next_retention = time.monotonic()
         # Set once the consumer has stopped, drain included: a draining worker still runs
         # jobs, and a silent one would have them handed to other workers while they run.
         self.finished = threading.Event()
@@ -146,29 +144,8 @@ class Housekeeper(threading.Thread):
             ttl = 3 * self.config.runtime.heartbeat_interval
             current = self.backend.cluster.worker_jobs(self.huey.queue, self.worker_id)
             self.backend.put_worker(self.worker_id, self.info(current), ttl)
-            self._expire_dead_workers(ttl)
-            if time.monotonic() >= self.next_retention:
-                self.next_retention = time.monotonic() + RETENTION_INTERVAL
-                removed = control.apply_retention(self.backend, self.config, self.huey.queue)
-                if removed:
-                    log.info("retention removed %d finished jobs from %s", removed, self.huey.queue)
         except Exception as exc:  # the backend may be down: keep trying, never die
-            log.warning("housekeeping failed: %s", exc)
-
-    def _expire_dead_workers(self, ttl: float) -> None:
-        """Jobs of workers silent for a whole ttl (three missed heartbeats) go back to
-        waiting at the next reap, not when their lease would run out."""
-        live = [worker["id"] for worker in self.backend.workers()]
-        queue = self.huey.queue
-        expired = self.backend.cluster.expire_leases_of_dead_workers(queue, live, time.time() - ttl)
-        if expired:
-            log.warning(
-                "%d jobs of %s lost their worker (no heartbeat for %.0fs); reaping them now",
-                len(expired),
-                queue,
-                ttl,
-                extra={"queue": queue, "job_ids": expired},
-            )
+            log.warning("heartbeat failed: %s", exc)
 
     def info(self, current_jobs: list[str]) -> dict[str, Any]:
         """The heartbeat: `current_jobs` are the active jobs claimed under this worker's id
@@ -184,6 +161,42 @@ class Housekeeper(threading.Thread):
             worker_type=self.consumer.worker_type,
             daemon=os.environ.get(heartbeat.DAEMON_ENV),
         )
+
+
+class Housekeeper(threading.Thread):
+    """Hands the jobs of dead workers back at once, every heartbeat interval, on a thread
+    of its own beside the heartbeat (retention is the leading daemon's, runtime.daemon)."""
+
+    def __init__(
+        self, huey: RuntimeHuey, config: Config, backend: Backend, finished: threading.Event
+    ) -> None:
+        super().__init__(name="Housekeeper", daemon=True)
+        self.queue = huey.queue
+        self.config = config
+        self.backend = backend  # its own connection, as the heartbeat's
+        self.finished = finished
+
+    def run(self) -> None:
+        while not self.finished.wait(self.config.runtime.heartbeat_interval):
+            try:
+                self._expire_dead_workers(3 * self.config.runtime.heartbeat_interval)
+            except Exception as exc:  # the backend may be down: keep trying, never die
+                log.warning("housekeeping failed: %s", exc)
+
+    def _expire_dead_workers(self, ttl: float) -> None:
+        """Jobs of workers silent for a whole ttl (three missed heartbeats) go back to
+        waiting at the next reap, not when their lease would run out."""
+        live = [worker["id"] for worker in self.backend.workers()]
+        queue = self.queue
+        expired = self.backend.cluster.expire_leases_of_dead_workers(queue, live, time.time() - ttl)
+        if expired:
+            log.warning(
+                "%d jobs of %s lost their worker (no heartbeat for %.0fs); reaping them now",
+                len(expired),
+                queue,
+                ttl,
+                extra={"queue": queue, "job_ids": expired},
+            )
 
 
 def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, QueueConsumer]:
@@ -209,9 +222,11 @@ def run_queue(config: Config, queue: str) -> int:
     plugins.raise_for_errors()
     huey, consumer = build(config, queue, plugins)
     plugins.notify("runtime_startup", config=config, queue=queue)
+    beat = Heartbeat(huey, consumer, config, open_backend(config.runtime.backend, config.base_dir))
     keeper = Housekeeper(
-        huey, consumer, config, open_backend(config.runtime.backend, config.base_dir)
+        huey, config, open_backend(config.runtime.backend, config.base_dir), beat.finished
     )
+    beat.start()
     keeper.start()
     log.info(
         "queue %s: %d %s workers on %s",
@@ -222,7 +237,8 @@ def run_queue(config: Config, queue: str) -> int:
         extra={"queue": queue},
     )
     consumer.run()
-    keeper.finished.set()
+    beat.finished.set()
+    beat.join(timeout=2)
     keeper.join(timeout=2)
     plugins.notify("runtime_shutdown", config=config, queue=queue)
     return 0

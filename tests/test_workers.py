@@ -230,3 +230,71 @@ def test_one_of_two_daemons_leads_and_a_dead_leader_hands_over(
         )
         assert survivor.terminate() == 0
     assert rt.backend.cluster.leader() is None  # a stopping leader resigns
+
+
+# -- housekeeping apart from the heartbeat (issue 9, item 3) ----------------------------------
+def test_the_heartbeat_goes_on_while_housekeeping_is_stuck(
+    tmp_path: Path, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Housekeeping (here: handing back dead workers' jobs, stuck for seconds) runs on its
+    own thread: the heartbeat keeps its pace, so nobody takes this worker for dead."""
+    from runtime.plugins import load_plugins
+    from runtime.worker import Heartbeat, Housekeeper, build
+
+    config = load_config(write_config(tmp_path, backend_url))
+    config.runtime.heartbeat_interval = 0.1
+    huey, consumer = build(config, "default", load_plugins(config))
+    beats = open_backend(backend_url)
+    stuck = open_backend(backend_url)
+    published: list[float] = []
+    real_put = beats.put_worker
+    monkeypatch.setattr(
+        beats, "put_worker", lambda *a: published.append(time.monotonic()) or real_put(*a)
+    )
+    monkeypatch.setattr(stuck.cluster, "expire_leases_of_dead_workers", lambda *a: time.sleep(5))
+    heartbeat = Heartbeat(huey, consumer, config, beats)
+    keeper = Housekeeper(huey, config, stuck, heartbeat.finished)
+    heartbeat.start()
+    keeper.start()
+    try:
+        time.sleep(1.0)  # the housekeeper is inside its 5 s call from 0.1 s on
+        assert len(published) >= 5, published
+        assert heartbeat.worker_id in {worker["id"] for worker in beats.workers()}
+    finally:
+        heartbeat.finished.set()
+        heartbeat.join(2)
+        huey.backend.close()
+
+
+def test_retention_is_the_leading_daemons_for_every_queue(
+    tmp_path: Path, backend_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runtime.daemon as daemon
+    from runtime.plugins import load_plugins
+
+    config = load_config(write_config(tmp_path, backend_url))
+    config.runtime.heartbeat_interval = 0.05
+    config.retention.completed_max = 1
+    rt = Runtime.from_config(tmp_path / "config.toml")
+    for queue in ("a", "b"):
+        for _ in range(3):
+            rt.enqueue("diagnostics.echo", {}, queue=queue)
+            claim = rt.backend.claim(queue, 30, 0)
+            assert claim is not None and rt.backend.complete(claim.job_id, claim.token, None)
+
+    def completed() -> int:
+        return len(rt.backend.list_jobs(state="completed", limit=50).jobs)
+
+    monkeypatch.setattr(daemon, "RETENTION_INTERVAL", 0.05)
+    steward = daemon.Steward("d1", config, load_plugins(config), ["default"])
+    retention = daemon.Retention(steward, config)
+    retention.start()
+    try:
+        time.sleep(0.4)
+        assert completed() == 6  # not leading: nothing trimmed
+        steward.leading = True
+        wait_for(lambda: completed() == 2, what="one completed record per queue")
+    finally:
+        steward.stopped.set()
+        retention.join(2)
+        steward.backend.close()
