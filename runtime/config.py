@@ -176,9 +176,24 @@ def _validate(data: dict[str, Any], where: str) -> Config:
         elif name in SECTIONS:
             kind = dict[str, QueueSection] if name == "queues" else SECTIONS[name]
             tables[name] = _section(value, kind, name, problems)
+    runtime = tables.get("runtime")
+    if isinstance(runtime, RuntimeSection):
+        problems += _lease_problems(runtime)
     if problems:
         raise ConfigError(f"{where}: " + "; ".join(problems) + ".")
     return Config(**tables)
+
+
+def _lease_problems(section: RuntimeSection) -> list[str]:
+    """A lease must survive one failed renewal: renewing at most every half lease leaves
+    a whole second attempt before it runs out."""
+    if section.renew_interval <= section.lease_seconds / 2:
+        return []
+    return [
+        f"key 'runtime.renew_interval' is invalid: {section.renew_interval:g} s is more than "
+        f"half of lease_seconds ({section.lease_seconds:g} s), so one slow renewal would "
+        "lose the lease"
+    ]
 
 
 def _section(value: Any, kind: Any, key: str, problems: list[str]) -> Any:

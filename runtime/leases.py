@@ -2,10 +2,11 @@
 
 Each worker process (a forked process worker too: its jobs run in it) runs one lease
 keeper thread. Every `renew_interval` it renews the lease of every job running in the
-process, and a job whose lease was lost (reaped: another worker may run it now) is asked
-to stop. Between renewals, every CANCEL_POLL_SECONDS, it reads the cancel requests of
-the running jobs in one backend call and sets their `ctx.cancelled`; a job that ignores
-it for `cancel_grace` seconds (process workers) is ended by the engine's `end_canceled`.
+process, all in one backend call, and a job whose lease was lost (reaped: another
+worker may run it now) is asked to stop. Between renewals, every CANCEL_POLL_SECONDS,
+it reads the cancel requests of the running jobs in one backend call and sets their
+`ctx.cancelled`; a job that ignores it for `cancel_grace` seconds (process workers) is
+ended by the engine's `end_canceled`.
 """
 
 from __future__ import annotations
@@ -105,9 +106,14 @@ class LeaseKeeper(Generic[Job]):
                 self._end_canceled(job)
 
     def renew_leases(self) -> None:
-        """Extend the lease of every job running in this process; cancel the ones lost."""
-        for job in list(self._running()):
-            if not self.backend.renew(job.id, job.lease_token, self.lease_seconds):
-                log.warning("job %s lost its lease; asking it to stop", job.id)
-                if job.context is not None:
-                    job.context.cancel()
+        """Extend the lease of every job running in this process, in one backend call;
+        cancel the ones lost."""
+        running = {job.id: job for job in list(self._running())}
+        if not running:
+            return
+        claims = {job_id: job.lease_token for job_id, job in running.items()}
+        renewed = self.backend.renew_many(claims, self.lease_seconds)
+        for job_id in claims.keys() - renewed:
+            log.warning("job %s lost its lease; asking it to stop", job_id)
+            if (context := running[job_id].context) is not None:
+                context.cancel()

@@ -227,6 +227,27 @@ def test_renew_extends_the_lease(backend: Backend) -> None:
     assert backend.reap_expired("q", time.time() + 101) == Reaped(recovered=[claim.job_id])
 
 
+def test_renew_many_extends_every_live_claim_and_names_them(backend: Backend) -> None:
+    """One call for all of a worker's claims (issue 9, item 2): the stale token, the
+    finished job and the unknown id are left out and keep their state."""
+    for _ in range(4):
+        backend.push(new_job())
+    live, finished, reclaimed, other = (must_claim(backend, lease=10) for _ in range(4))
+    assert backend.complete(finished.job_id, finished.token, None)
+    claims = {
+        live.job_id: live.token,
+        finished.job_id: finished.token,
+        reclaimed.job_id: "stale-token",
+        "nope": "tok",
+    }
+    assert backend.renew_many(claims, 100) == {live.job_id}
+    assert backend.renew_many({}, 100) == set()
+    expired = backend.reap_expired("q", time.time() + 50)
+    assert sorted(expired.recovered) == sorted([reclaimed.job_id, other.job_id])
+    assert record(backend, live.job_id)["state"] == "active"
+    assert record(backend, finished.job_id)["state"] == "completed"
+
+
 def test_operations_on_an_unknown_job_return_false(backend: Backend) -> None:
     assert backend.renew("nope", "tok", LEASE) is False
     assert backend.complete("nope", "tok", None) is False

@@ -88,3 +88,15 @@ def test_every_problem_names_its_full_key(tmp_path: Path, text: str, problems: s
         load_config(path)
     assert str(err.value).startswith(f"{path}: {problems}")
     assert str(err.value).endswith(".")
+
+
+def test_a_renew_interval_over_half_the_lease_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "[runtime]\nlease_seconds = 10\nrenew_interval = 6\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert str(err.value) == (
+        f"{path}: key 'runtime.renew_interval' is invalid: 6 s is more than half of "
+        "lease_seconds (10 s), so one slow renewal would lose the lease."
+    )
+    ok = write(tmp_path, "[runtime]\nlease_seconds = 10\nrenew_interval = 5\n")
+    assert load_config(ok).runtime.renew_interval == 5

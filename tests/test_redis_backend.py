@@ -516,3 +516,28 @@ def test_status_is_one_round_trip_whatever_the_number_of_queues(
     assert len(snapshot["queues"]) == queues + 1
     assert [a["rule"] for a in snapshot["alerts"]] == ["waiting_high"]
     assert [w["id"] for w in snapshot["workers"]] == ["w1"]
+
+
+@pytest.mark.parametrize("claims", [1, 50])
+def test_renewing_a_workers_claims_is_one_round_trip(
+    rb: RedisBackend, monkeypatch: pytest.MonkeyPatch, claims: int
+) -> None:
+    rb.push_many([new_job("renew") for _ in range(claims)])
+    held = {
+        claim.job_id: claim.token
+        for claim in (rb.claim("renew", 10, 0) for _ in range(claims))
+        if claim
+    }
+    rb.renew_many(held, 30)  # loads the script
+    sent: list[object] = []
+    send = redis.connection.Connection.send_packed_command
+
+    def counting(
+        self: redis.connection.Connection, command: object, check_health: bool = True
+    ) -> None:
+        sent.append(command)
+        send(self, command, check_health)
+
+    monkeypatch.setattr(redis.connection.Connection, "send_packed_command", counting)
+    assert rb.renew_many(held, 30) == set(held)
+    assert len(sent) == 1

@@ -238,9 +238,15 @@ class Backend(KeyValueStore):
         Never loses a job: there is no moment where it is in neither place.
         """
 
-    @abstractmethod
     def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
         """Extend the lease to now + lease_seconds. False if the token is stale."""
+        return job_id in self.renew_many({job_id: token}, lease_seconds)
+
+    @abstractmethod
+    def renew_many(self, claims: dict[str, str], lease_seconds: float) -> set[str]:
+        """`renew` for every claim given as {job id: token}, in one round trip (a worker
+        process renews all its jobs at once, so a slow backend costs one call, not one
+        per job); returns the ids whose lease was extended."""
 
     @abstractmethod
     def complete(self, job_id: str, token: str, result: str | None) -> bool:

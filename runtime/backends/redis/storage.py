@@ -65,7 +65,7 @@ SCRIPTS = (
     "push",
     "push_many",
     "claim",
-    "renew",
+    "renew_many",
     "complete",
     "complete_claim",
     "retry",
@@ -175,8 +175,12 @@ class RedisBackend(RedisKeyValue, Backend):
         args = records.ClaimArgs(lease_seconds, self.worker_id)
         return args.claim(self._run("claim", queue, *args.argv()))
 
-    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
-        return bool(self._run("renew", job_id, token, time.time() + lease_seconds))
+    def renew_many(self, claims: dict[str, str], lease_seconds: float) -> set[str]:
+        if not claims:
+            return set()
+        pairs = [part for claim in claims.items() for part in claim]
+        renewed = self._run("renew_many", time.time() + lease_seconds, *pairs)
+        return {records.text(job_id) for job_id in renewed}
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
         return bool(self._run("complete", job_id, token, result, time.time()))

@@ -145,11 +145,18 @@ class SqliteBackend(SqliteKeyValue, Backend):
             return None
         return Claim(row[0], token, bytes(row[1]), row[2], deadline, row[3])
 
-    def renew(self, job_id: str, token: str, lease_seconds: float) -> bool:
-        deadline = time.time() + lease_seconds
-        return self._fenced(
-            f"update jobs set lease_deadline = ? {schema.FENCE}", (deadline, job_id, token)
-        )
+    def renew_many(self, claims: dict[str, str], lease_seconds: float) -> set[str]:
+        sql = f"update jobs set lease_deadline = ? {schema.FENCE}"
+
+        def renew(cur: sqlite3.Cursor) -> set[str]:
+            deadline = time.time() + lease_seconds
+            return {
+                job_id
+                for job_id, token in claims.items()
+                if cur.execute(sql, (deadline, job_id, token)).rowcount == 1
+            }
+
+        return self._write(renew) if claims else set()
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
         return self._write(lambda cur: self._finish(cur, job_id, token, result))
