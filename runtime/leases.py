@@ -90,11 +90,10 @@ class LeaseKeeper(Generic[Job]):
     def watch_cancels(self) -> None:
         """Ask the jobs of this process an operator canceled to stop (`ctx.cancelled`), in
         one backend call; end a process worker whose job outlived `cancel_grace`."""
-        running = {job.id: job for job in list(self._running())}
+        running = self._by_id()
         if not running:
             return
-        claims = {job_id: job.lease_token for job_id, job in running.items()}
-        for job_id in self.backend.cancels.requested(claims):
+        for job_id in self.backend.cancels.requested(_claims(running)):
             job = running[job_id]
             if job.cancel_seen is None:
                 job.cancel_seen = time.monotonic()
@@ -108,12 +107,20 @@ class LeaseKeeper(Generic[Job]):
     def renew_leases(self) -> None:
         """Extend the lease of every job running in this process, in one backend call;
         cancel the ones lost."""
-        running = {job.id: job for job in list(self._running())}
+        running = self._by_id()
         if not running:
             return
-        claims = {job_id: job.lease_token for job_id, job in running.items()}
-        renewed = self.backend.renew_many(claims, self.lease_seconds)
-        for job_id in claims.keys() - renewed:
+        renewed = self.backend.renew_many(_claims(running), self.lease_seconds)
+        for job_id in running.keys() - renewed:
             log.warning("job %s lost its lease; asking it to stop", job_id)
             if (context := running[job_id].context) is not None:
                 context.cancel()
+
+    def _by_id(self) -> dict[str, Job]:
+        """The jobs running in this process now, by id (a copy: jobs finish meanwhile)."""
+        return {job.id: job for job in list(self._running())}
+
+
+def _claims(running: dict[str, Job]) -> dict[str, str]:
+    """{job id: token} of the running jobs: what the backend fences each call with."""
+    return {job_id: job.lease_token for job_id, job in running.items()}
