@@ -17,6 +17,7 @@ import argparse
 import random
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import redis
@@ -53,7 +54,7 @@ def busy_minute(rng: random.Random) -> MetricBucket:
 def fill(redis_url: str, jobs: int) -> None:
     backend = open_backend(redis_url)
     rng = random.Random(7)
-    now = minute_now()
+    now = minute_now(time.time())
     names = [f"plugin.job_{i}" for i in range(jobs)]
     # 30 days of daily totals: one minute per past day (their minute keys expire at once).
     backend.metrics.add(

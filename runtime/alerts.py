@@ -19,7 +19,6 @@ runtime.rules; the status rows and severities they share with the CLI in runtime
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from runtime import stats
@@ -93,7 +92,7 @@ def evaluate_and_store(
     `workers_settled=False` (a daemon whose workers have not sent their first heartbeat
     yet) skips the rules that read live workers, leaving their open alerts as they are:
     a daemon started on a backlog must not call its own queues unserved."""
-    now = time.time()
+    now = backend.now()  # stored times (finish, enqueue, heartbeats) are on its clock
     settings = config.alerts
     rows = queue_rows(backend, config)
     ctx = AlertContext(backend, settings, now, gather(backend, settings, rows, now))
@@ -146,7 +145,7 @@ def for_status(
     evaluated now and
     not stored; a condition that matches a stored open alert shows as that alert (its id,
     state and since), the others with id None."""
-    now = time.time()
+    now = seen.now
     if evaluator_live(seen.alerts_evaluated, config, now):
         return seen.alerts
     ctx = AlertContext(backend, config.alerts, now, [_health(row) for row in rows])

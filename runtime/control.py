@@ -81,7 +81,7 @@ def resolve_alert(backend: Backend, plugins: Plugins, alert_id: str) -> dict[str
 
 def _move_alert(backend: Backend, alert_id: str, state: str) -> tuple[str, dict[str, Any]]:
     number = int(alert_id) if alert_id.isdigit() else -1
-    before, alert = backend.alerts.transition(number, state, events.actor(), time.time())
+    before, alert = backend.alerts.transition(number, state, events.actor(), backend.now())
     if before is None or alert is None:
         raise BadInput(f"no alert with id '{alert_id}'.")
     return before, alert
@@ -108,12 +108,16 @@ def list_jobs(
     except ValueError:
         message = f"'{cursor}' is not a cursor from this listing; start without one."
         raise BadInput(message) from None
-    return {"jobs": [_shown(record) for record in page.jobs], "next_cursor": page.next_cursor}
+    now = backend.now()
+    return {
+        "jobs": [_shown(record, now) for record in page.jobs],
+        "next_cursor": page.next_cursor,
+    }
 
 
 def show_job(backend: Backend, job_id: str) -> dict[str, Any]:
     """One job's record as people see it: payload masked, progress with an ETA."""
-    return _shown(_record(backend, job_id))
+    return _shown(_record(backend, job_id), backend.now())
 
 
 def _record(backend: Backend, job_id: str) -> dict[str, Any]:
@@ -123,9 +127,9 @@ def _record(backend: Backend, job_id: str) -> dict[str, Any]:
     return record
 
 
-def _shown(record: dict[str, Any]) -> dict[str, Any]:
+def _shown(record: dict[str, Any], now: float) -> dict[str, Any]:
     """The record with secrets and personal data masked (payload, result, error message
-    and traceback) and the progress's ETA added."""
+    and traceback) and the progress's ETA added (`now`: the backend's clock)."""
     shown = {
         **record,
         "payload": mask_payload(record["payload"]),
@@ -133,7 +137,7 @@ def _shown(record: dict[str, Any]) -> dict[str, Any]:
         "error": mask_payload(record["error"]),
     }
     if record["progress"] is not None and record["state"] == "active":
-        shown["progress"] = {**record["progress"], "eta": progress_eta(record, time.time())}
+        shown["progress"] = {**record["progress"], "eta": progress_eta(record, now)}
     return shown
 
 
@@ -185,7 +189,7 @@ def clean(backend: Backend, queue: str | None, state: str, older_than: float) ->
     """Delete finished jobs in `state` older than `older_than` seconds; returns how many."""
     if state not in FINAL_STATES:
         raise BadInput(f"clean takes a final state (completed, failed, canceled), not '{state}'.")
-    before = time.time() - older_than
+    before = backend.now() - older_than
     queues = [queue] if queue else backend.known_queues()
     removed = sum(_purge_all(backend, name, state, finished_before=before) for name in queues)
     events.audit(
@@ -281,7 +285,7 @@ def known_queue(backend: Backend, config: Config, queue: str) -> str:
 def apply_retention(backend: Backend, config: Config, queue: str) -> int:
     """Trim one queue's finished records to the configured caps (count and age)."""
     policy = config.retention
-    now = time.time()
+    now = backend.now()
     # Metrics past their retention too (24 h per minute, 30 days per day): called every
     # minute, each prune deletes about a minute's rows. Not counted in the return value.
     backend.metrics.prune(queue, now)

@@ -188,8 +188,8 @@ class RuntimeHuey(Huey):
         task.lease_token = claim.token
         task.attempt = claim.attempt
         task.eta = None  # the backend already held it until its eta
-        if claim.attempt == 1 and claim.ready_at is not None:
-            task.wait = time.time() - claim.ready_at
+        if claim.attempt == 1 and claim.wait is not None:
+            task.wait = claim.wait
         return task
 
     def _take_prefetched(self) -> Claim | None:
@@ -306,7 +306,7 @@ class RuntimeHuey(Huey):
             task.id, task.lease_token, self.serialize_task(task), eta, error
         )
         if recorded and eta <= time.time():
-            self.backend.promote_due(self.queue, time.time())
+            self.backend.promote_due(self.queue)
         self._finished(task, "retrying", recorded, error)
 
     def _finished(
@@ -381,9 +381,9 @@ class RuntimeHuey(Huey):
 
     # -- scheduling ------------------------------------------------------------------
     def read_schedule(self, timestamp: Any = None) -> list[Task]:
-        now = time.time()
-        self.backend.promote_due(self.queue, now)
-        reaped = self.backend.reap_expired(self.queue, now, self.max_stalls)
+        # On the backend's clock: a host whose clock runs ahead must not take live leases.
+        self.backend.promote_due(self.queue)
+        reaped = self.backend.reap_expired(self.queue, max_stalls=self.max_stalls)
         self.stats.record_reaped(len(reaped.recovered), len(reaped.stalled))
         extra = {"queue": self.queue}
         if reaped.recovered:

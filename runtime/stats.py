@@ -35,6 +35,7 @@ from runtime.backends.base.metrics import (
     MetricBucket,
 )
 from runtime.backends.base.storage import Backend
+from runtime.clock import BackendClock
 
 log = logging.getLogger("runtime.stats")
 
@@ -73,8 +74,9 @@ def quantile(histogram: dict[int, int], q: float) -> float | None:
     raise AssertionError("unreachable")
 
 
-def minute_now(now: float | None = None) -> int:
-    return int((time.time() if now is None else now) // 60)
+def minute_now(now: float) -> int:
+    """The minute number of `now` (the backend's clock)."""
+    return int(now // 60)
 
 
 # -- recording -------------------------------------------------------------------------------
@@ -109,6 +111,8 @@ class Recorder:
         self._lock = threading.Lock()  # guards _pending; held only briefly (the job path)
         self._flushing = threading.Lock()  # one flush at a time, its write included
         self._pending: MetricBatch = {}
+        # Minutes on the backend's clock, as every reader's: hosts' clocks disagree.
+        self._clock = BackendClock(backend)
         _recorders.add(self)
 
     def record(
@@ -145,13 +149,20 @@ class Recorder:
                 batch, self._pending = self._pending, {}
             if batch:
                 self._write(batch)
+                self._sync_clock()
+
+    def _sync_clock(self) -> None:
+        try:
+            self._clock.sync()
+        except Exception as exc:  # the backend may be down: the last offset holds
+            log.debug("clock sync failed: %s", exc)
 
     def _write(self, batch: MetricBatch) -> None:
         try:
             self.backend.metrics.add(self.queue, batch)
         except Exception as exc:  # the backend may be down: keep the counts, never die
             log.warning("metrics flush failed, retrying later: %s", exc)
-            oldest = minute_now() - MINUTES_KEPT
+            oldest = minute_now(self._clock.now()) - MINUTES_KEPT
             with self._lock:
                 for key, bucket in batch.items():
                     if key[1] >= oldest:
@@ -160,7 +171,7 @@ class Recorder:
     def _bucket(self, job: str) -> _Locked:
         if self._pid != os.getpid():
             self._adopt_process()
-        return _Locked(self, (job, minute_now()))
+        return _Locked(self, (job, minute_now(self._clock.now())))
 
     def _adopt_process(self) -> None:
         self._pid = os.getpid()
@@ -194,7 +205,7 @@ class _Locked:
 # -- reading ---------------------------------------------------------------------------------
 def recent_counts(backend: Backend, queue: str, minutes: int) -> dict[str, int]:
     """Counts by OUTCOMES of `queue` over the last `minutes` minutes (this one included)."""
-    last = minute_now()
+    last = minute_now(backend.now())
     batch = backend.metrics.minutes(queue, last - minutes + 1, last)
     return _counts(_sum(batch.values()))
 
@@ -203,7 +214,7 @@ def job_summaries(
     backend: Backend, queues: list[str], minutes: int = 60, job: str | None = None
 ) -> list[dict[str, Any]]:
     """Per (queue, job) over the last `minutes`: counts and wait/run quantiles."""
-    last = minute_now()
+    last = minute_now(backend.now())
     rows = []
     for queue in queues:
         per_job: dict[str, list[MetricBucket]] = {}
@@ -224,7 +235,7 @@ def queue_stats(
     the last 60 minutes one by one and 30 days of daily totals, for one queue (every
     queue when None) and one job (every job when None)."""
     queues = [queue] if queue is not None else backend.known_queues()
-    now = minute_now()
+    now = minute_now(backend.now())
     series: dict[int, MetricBucket] = {}
     days: dict[int, MetricBucket] = {}
     today = now // 1440

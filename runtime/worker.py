@@ -188,7 +188,8 @@ class Housekeeper(threading.Thread):
         waiting at the next reap, not when their lease would run out."""
         live = [worker["id"] for worker in self.backend.workers()]
         queue = self.queue
-        expired = self.backend.cluster.expire_leases_of_dead_workers(queue, live, time.time() - ttl)
+        before = self.backend.now() - ttl  # the backend's clock, as claims' started_at
+        expired = self.backend.cluster.expire_leases_of_dead_workers(queue, live, before)
         if expired:
             log.warning(
                 "%d jobs of %s lost their worker (no heartbeat for %.0fs); reaping them now",

@@ -2,7 +2,8 @@
 
 The `backend` fixture runs each test once on a temp SQLite file and once on the suite's
 real redis-server. Time-dependent transitions (eta, lease expiry) are driven by passing a
-future `now` to promote_due / reap_expired, so the tests do not sleep to wait for them.
+future `now` to promote_due / reap_expired (which otherwise read the backend's clock), so
+the tests do not sleep to wait for them.
 """
 
 from __future__ import annotations

@@ -394,15 +394,15 @@ def test_a_key_stays_mapped_to_its_finished_job_until_purge(
     assert raw.hgetall(keys.IDEMPOTENCY) == {b"a": newer.id.encode()}
 
 
-def test_times_survive_the_scripts_exactly(rb: RedisBackend) -> None:
-    eta = 4102444800.123456  # Lua's tostring would keep 14 digits: 4102444800.1235
-    job = new_job(eta=eta)
+def test_times_survive_the_scripts_exactly(rb: RedisBackend, raw: redis.Redis) -> None:
+    job = new_job()
     rb.push(job)
-    assert rb.get_job(job.id)["eta"] == eta  # type: ignore[index]
-    rb.promote_due("q", eta)
-    must_claim(rb)
+    claim = must_claim(rb)  # the deadline is set on the server's clock and replied as text
+    assert raw.zscore(keys.active("q"), job.id) == claim.deadline
+    at = 4102444800.123456  # Lua's tostring would keep 14 digits: 4102444800.1235
+    assert rb.reap_expired("q", at, max_stalls=1).stalled == [job.id]
     record = rb.get_job(job.id)
-    assert record is not None and record["worker"]
+    assert record is not None and record["finished_at"] == at and record["worker"]
     assert isinstance(record["attempts"], int) and isinstance(record["priority"], int)
 
 

@@ -19,6 +19,7 @@ Times are unix timestamps (float seconds). Job records are plain dicts with the 
 from __future__ import annotations
 
 import json
+import time
 from abc import abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -67,11 +68,17 @@ class NewJob:
     data: bytes
     payload: dict[str, Any] = field(default_factory=dict)
     priority: int = 0
-    eta: float | None = None  # None or <= now: waiting; later: delayed
+    # This process's clock: None or <= now: waiting; later: delayed. A backend whose clock
+    # is another host's stores it as the same delay from its own now (NewJob.delay).
+    eta: float | None = None
     key: str | None = None  # idempotency key
     # Seconds a final holder of `key` keeps it (0: the key is free at its final state).
     key_window: float = 0.0
     payload_json: str | None = None  # `payload` already encoded, when the producer has it
+
+    def delay(self) -> float | None:
+        """Seconds until `eta` from now on this process's clock; None without an eta."""
+        return None if self.eta is None else self.eta - time.time()
 
     def payload_text(self) -> str:
         """The payload as JSON text for the job record."""
@@ -118,16 +125,16 @@ def stalled_error(stalls: int) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Claim:
-    """A job handed to one worker until `deadline` unless renewed."""
+    """A job handed to one worker until `deadline` (the backend's clock) unless renewed."""
 
     job_id: str
     token: str
     data: bytes
     attempt: int
     deadline: float
-    # When the job became claimable: enqueued_at, or its eta if later (a delayed job).
-    # runtime.stats measures the wait time of first attempts from it.
-    ready_at: float | None = None
+    # Seconds from when the job became claimable (enqueued_at, or its eta if later) to
+    # the claim, both on the backend's clock: runtime.stats' wait time of first attempts.
+    wait: float | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +192,7 @@ class Overview:
     leader: str | None  # the leading daemon, as `Cluster.leader`
     alerts: list[dict[str, Any]]  # open alerts, as `AlertStore.open_alerts`
     alerts_evaluated: float | None  # as `AlertStore.last_evaluated`
+    now: float  # the backend's clock at the read (`Backend.now`): ages are measured on it
 
 
 class Backend(KeyValueStore):
@@ -209,6 +217,14 @@ class Backend(KeyValueStore):
     @abstractmethod
     def ping(self) -> None:
         """Raise BackendUnavailable with one sentence naming the backend if it cannot be used."""
+
+    @abstractmethod
+    def now(self) -> float:
+        """The backend's clock (Unix seconds): the one every stored time is on.
+
+        Hosts' clocks disagree; every lease deadline, due time, idempotency window and
+        expiry is set and compared on this clock inside the backend's own operations, so
+        callers need it only to compare stored times themselves (ages, windows)."""
 
     # -- producing -------------------------------------------------------------------
     @abstractmethod
@@ -263,8 +279,9 @@ class Backend(KeyValueStore):
     def retry(
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
     ) -> bool:
-        """Active -> retrying, to be waiting again at `eta` with the new message `data`
-        (fewer retries left); records `error` ({type, message, traceback})."""
+        """Active -> retrying, to be waiting again at `eta` (this process's clock, stored
+        as the same delay on the backend's) with the new message `data` (fewer retries
+        left); records `error` ({type, message, traceback})."""
 
     @abstractmethod
     def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
@@ -284,12 +301,14 @@ class Backend(KeyValueStore):
         """Record `{"percent", "stage"}` on an active job. False if the token is stale."""
 
     @abstractmethod
-    def promote_due(self, queue: str, now: float) -> int:
-        """Delayed and retrying jobs whose eta <= now become waiting. Returns how many."""
+    def promote_due(self, queue: str, now: float | None = None) -> int:
+        """Delayed and retrying jobs whose eta <= now become waiting. Returns how many.
+        `now`: the backend's clock (None), or a later time to look ahead."""
 
     @abstractmethod
-    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
-        """Active jobs whose lease deadline < now lost their worker: each gets `stalls + 1`
+    def reap_expired(self, queue: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
+        """Active jobs whose lease deadline < now (None: the backend's clock; a later time
+        looks ahead) lost their worker: each gets `stalls + 1`
         and its token invalidated. Below `max_stalls` it becomes waiting again (recovered);
         at `max_stalls` it becomes failed (dead-letter) with error
         `{"type": "Stalled", "message": "lease expired N times ...", "traceback": None}` and

@@ -7,8 +7,6 @@ for an active one, and (given the claim's token) records a stopped job as cancel
 
 from __future__ import annotations
 
-import time
-
 import redis
 from redis.commands.core import Script
 
@@ -26,7 +24,7 @@ class RedisCancellation(Cancellation):
         self._cancel: Script = conn.register_script(load_script("cancel"))
 
     def cancel(self, job_id: str) -> str | None:
-        state = self._cancel(args=[job_id, time.time(), ""])
+        state = self._cancel(args=[job_id, ""])
         return None if not state else text(state)
 
     def requested(self, claims: dict[str, str]) -> set[str]:
@@ -41,4 +39,4 @@ class RedisCancellation(Cancellation):
         }
 
     def finish(self, job_id: str, token: str) -> bool:
-        return bool(self._cancel(args=[job_id, time.time(), token]))
+        return bool(self._cancel(args=[job_id, token]))

@@ -8,7 +8,6 @@ believe they took it.
 from __future__ import annotations
 
 import json
-import time
 
 import redis
 
@@ -44,5 +43,5 @@ class RedisCluster(Cluster):
         self, queue: str, live_worker_ids: list[str], claimed_before: float
     ) -> list[str]:
         live = json.dumps(live_worker_ids)
-        reply = self._expire_dead(args=[queue, time.time(), claimed_before, live])
+        reply = self._expire_dead(args=[queue, claimed_before, live])
         return [text(i) for i in reply]

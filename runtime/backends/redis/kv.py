@@ -4,7 +4,6 @@ connection."""
 
 from __future__ import annotations
 
-import time
 from functools import cached_property
 from typing import Any
 
@@ -73,8 +72,7 @@ class RedisKeyValue(KeyValueStore):
         """With a ttl on a server older than 7.4 (no hash-field TTL), expiry is tracked in
         `rt:kv:expiry` and enforced by the next put_if_empty (lua/put_if_empty.lua)."""
         if ttl is not None and not self.supports_hash_ttl:
-            now = time.time()
-            args = (key, value, now, now + ttl)
+            args = (key, value, ttl)
             return bool(self._put_if_empty(keys=[self.result_key], args=args))
         if not self.conn.hsetnx(self.result_key, key, value):
             return False

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -35,13 +34,17 @@ def dumps(value: Any) -> str:
 
 
 def live_workers(beats: dict[str, Any], now: float) -> list[dict[str, Any]]:
-    """The info of each heartbeat (worker id -> JSON {"expires_at", "info"}) still live,
-    with its `id`, sorted by id."""
+    """The info of each heartbeat (worker id -> JSON {"expires_at", "beat_at", "info"},
+    lua/beat.lua) still live at `now` (the server's time), with its `id` and its
+    `heartbeat` on the server's clock, sorted by id."""
     live = []
     for worker_id, raw in sorted(beats.items()):
         beat = json.loads(raw)
         if beat["expires_at"] > now:
-            live.append({**beat["info"], "id": worker_id})
+            info = beat["info"]
+            if "heartbeat" in info:  # the time it was sent, on the server's clock
+                info = {**info, "heartbeat": beat["beat_at"]}
+            live.append({**info, "id": worker_id})
     return live
 
 
@@ -55,7 +58,7 @@ def text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def push_args(job: NewJob, now: float) -> tuple[Any, ...]:
+def push_args(job: NewJob) -> tuple[Any, ...]:
     """ARGV of lua/push.lua."""
     return (
         job.id,
@@ -64,10 +67,9 @@ def push_args(job: NewJob, now: float) -> tuple[Any, ...]:
         job.data,
         job.payload_text(),
         int(job.priority),
-        job.eta,
+        job.delay(),
         job.key or None,
         float(job.key_window),
-        now,
     )
 
 
@@ -82,7 +84,7 @@ def push_rows(jobs: Sequence[NewJob]) -> str:
             job.data.decode(),
             job.payload_text(),
             int(job.priority),
-            "" if job.eta is None else job.eta,
+            "" if job.eta is None else job.delay(),
             job.key or "",
             float(job.key_window),
         ]
@@ -129,28 +131,28 @@ def decode(name: str, value: bytes | None) -> Any:
 
 
 class ClaimArgs:
-    """The ARGV a claim needs (fresh token, lease deadline, worker), and its reply parsed."""
+    """The ARGV a claim needs (fresh token, lease seconds, worker), and its reply parsed.
+    The script sets the deadline on the server's clock and replies with it."""
 
     def __init__(self, lease_seconds: float, worker: str | None) -> None:
         self.token = uuid.uuid4().hex
-        self.now = time.time()
-        self.deadline = self.now + lease_seconds
+        self.lease_seconds = float(lease_seconds)
         # Outside a worker process, the claiming process; the pid is read per claim, not
         # cached: right after a fork the pid is the child's.
         self.worker = worker or f"{socket.gethostname()}:{os.getpid()}"
 
     def argv(self) -> tuple[Any, ...]:
-        return (self.token, self.now, self.deadline, self.worker)
+        return (self.token, self.lease_seconds, self.worker)
 
     def claim(self, raw: Any) -> Claim | None:
         if not raw:
             return None
-        job_id, data, attempts, ready_at = raw
+        job_id, data, attempts, waited, deadline = raw
         return Claim(
             text(job_id),
             self.token,
             bytes(data),
             int(attempts),
-            self.deadline,
-            float(ready_at) if ready_at else None,
+            float(deadline),
+            float(waited) if waited else None,
         )

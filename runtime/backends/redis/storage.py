@@ -81,6 +81,7 @@ SCRIPTS = (
     "having_job",
     "overview",
     "drop_workers",
+    "beat",
 )
 
 # The state set that holds each state's jobs (delayed also holds retrying).
@@ -140,20 +141,23 @@ class RedisBackend(RedisKeyValue, Backend):
                 f"cannot reach Redis at {self.display_url}: {reason}."
             ) from exc
 
+    def now(self) -> float:
+        seconds, microseconds = self.conn.time()
+        return seconds + microseconds / 1e6
+
     def push(self, job: NewJob) -> EnqueueResult:
-        return records.enqueue_result(self._run("push", *records.push_args(job, time.time())))
+        return records.enqueue_result(self._run("push", *records.push_args(job)))
 
     def push_many(self, jobs: list[NewJob]) -> list[EnqueueResult]:
         if not jobs:
             return []
-        now = time.time()
         try:
             batches = bounded(jobs, _job_bytes, PUSH_BATCH, PUSH_BATCH_BYTES)
-            calls = [[now, records.push_rows(batch)] for batch in batches]
+            calls = [[records.push_rows(batch)] for batch in batches]
             replies = scripts.evalsha_many(self.conn, self._scripts["push_many"], calls)
             return [records.enqueue_result(raw) for reply in replies for raw in reply]
         except UnicodeDecodeError:  # a message that is not text cannot travel in JSON
-            per_job = [[records.arg(a) for a in records.push_args(job, now)] for job in jobs]
+            per_job = [[records.arg(a) for a in records.push_args(job)] for job in jobs]
             return [
                 records.enqueue_result(raw)
                 for raw in scripts.evalsha_many(self.conn, self._scripts["push"], per_job)
@@ -179,11 +183,11 @@ class RedisBackend(RedisKeyValue, Backend):
         if not claims:
             return set()
         pairs = [part for claim in claims.items() for part in claim]
-        renewed = self._run("renew_many", time.time() + lease_seconds, *pairs)
+        renewed = self._run("renew_many", lease_seconds, *pairs)
         return {records.text(job_id) for job_id in renewed}
 
     def complete(self, job_id: str, token: str, result: str | None) -> bool:
-        return bool(self._run("complete", job_id, token, result, time.time()))
+        return bool(self._run("complete", job_id, token, result))
 
     def complete_and_claim(
         self, job_id: str, token: str, result: str | None, queue: str, lease_seconds: float
@@ -195,10 +199,11 @@ class RedisBackend(RedisKeyValue, Backend):
     def retry(
         self, job_id: str, token: str, data: bytes, eta: float, error: dict[str, Any]
     ) -> bool:
-        return bool(self._run("retry", job_id, token, data, eta, records.dumps(error)))
+        delay = eta - time.time()  # the script sets the eta on the server's clock
+        return bool(self._run("retry", job_id, token, data, delay, records.dumps(error)))
 
     def fail(self, job_id: str, token: str, error: dict[str, Any]) -> bool:
-        return bool(self._run("fail", job_id, token, records.dumps(error), time.time()))
+        return bool(self._run("fail", job_id, token, records.dumps(error)))
 
     def release(self, job_id: str, token: str) -> bool:
         return bool(self._run("release", job_id, token))
@@ -207,15 +212,7 @@ class RedisBackend(RedisKeyValue, Backend):
         job_id = uuid.uuid4().hex
         name, payload = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
-        args = (
-            job_id,
-            queue,
-            name,
-            data,
-            records.dumps(error),
-            records.dumps(payload),
-            time.time(),
-        )
+        args = (job_id, queue, name, data, records.dumps(error), records.dumps(payload))
         self._run("bury", *args)
         return job_id
 
@@ -223,10 +220,10 @@ class RedisBackend(RedisKeyValue, Backend):
         value = records.dumps({"percent": float(percent), "stage": stage})
         return bool(self._run("progress", job_id, token, value))
 
-    def promote_due(self, queue: str, now: float) -> int:
+    def promote_due(self, queue: str, now: float | None = None) -> int:
         return sum(int(moved) for _, moved in self._batches("promote", queue, now))
 
-    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
+    def reap_expired(self, queue: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
         recovered: list[str] = []
         stalled: list[str] = []
         error = records.dumps(STALLED_ERROR)  # the script formats the stall count into it
@@ -235,7 +232,7 @@ class RedisBackend(RedisKeyValue, Backend):
             stalled += [records.text(i) for i in dead]
         return Reaped(recovered=recovered, stalled=stalled)
 
-    def _batches(self, script: str, queue: str, now: float, *extra: Any) -> Iterator[Any]:
+    def _batches(self, script: str, queue: str, now: float | None, *extra: Any) -> Iterator[Any]:
         """Replies of a promote/reap script ({ids examined, ...}), run BATCH jobs at a time
         until a call finds less than a full batch."""
         while True:
@@ -325,7 +322,7 @@ class RedisBackend(RedisKeyValue, Backend):
         return Overview(
             counts=raw["counts"] or {},
             paused=set(raw["paused"] or ()),
-            workers=records.live_workers(records.pairs(raw["workers"]), time.time()),
+            workers=records.live_workers(records.pairs(raw["workers"]), float(raw["now"])),
             results={name: value.encode() for name, value in records.pairs(raw["results"]).items()},
             leader=raw["leader"] or None,  # cjson: a missing key is `false`
             alerts=sorted(
@@ -333,6 +330,7 @@ class RedisBackend(RedisKeyValue, Backend):
                 key=lambda alert: int(alert["id"]),
             ),
             alerts_evaluated=float(raw["alerts_evaluated"]) if raw["alerts_evaluated"] else None,
+            now=float(raw["now"]),
         )
 
     def known_queues(self) -> list[str]:
@@ -372,17 +370,18 @@ class RedisBackend(RedisKeyValue, Backend):
         return {records.text(name) for name in self.conn.smembers(keys.PAUSED)}
 
     def put_worker(self, worker_id: str, info: dict[str, Any], ttl: float) -> None:
-        beat = {"expires_at": time.time() + ttl, "info": info}
-        self.conn.hset(keys.WORKERS, worker_id, records.dumps(beat))
+        self._run("beat", worker_id, records.dumps(info), ttl)
 
     def remove_worker(self, worker_id: str) -> None:
         self.conn.hdel(keys.WORKERS, worker_id)
 
     def workers(self) -> list[dict[str, Any]]:
-        now = time.time()
-        beats = {
-            records.text(raw_id): raw for raw_id, raw in self.conn.hgetall(keys.WORKERS).items()
-        }
+        with self.conn.pipeline(transaction=False) as pipe:
+            pipe.time()
+            pipe.hgetall(keys.WORKERS)
+            (seconds, microseconds), raw_beats = pipe.execute()
+        now = seconds + microseconds / 1e6  # heartbeats expire on the server's clock
+        beats = {records.text(raw_id): raw for raw_id, raw in raw_beats.items()}
         live = records.live_workers(beats, now)
         alive = {worker["id"] for worker in live}
         # Dropped only if still the value read: a live worker may re-publish meanwhile.

@@ -76,6 +76,12 @@ class SqliteBackend(SqliteKeyValue, Backend):
             raise self._unavailable("the file does not exist any more")
         self._read(lambda cur: cur.execute("select count(*) from sqlite_master").fetchall())
 
+    def now(self) -> float:
+        # The file lives on one host, and every process using it runs there (SQLite over a
+        # network share is not supported): that host's clock is the only clock. Each
+        # transaction reads it once, inside the write lock, so its times agree.
+        return time.time()
+
     def push(self, job: NewJob) -> EnqueueResult:
         return self.push_many([job])[0]
 
@@ -143,7 +149,8 @@ class SqliteBackend(SqliteKeyValue, Backend):
         row = cur.execute(schema.SQL_CLAIM, params).fetchone()
         if row is None:  # another worker took the last one since the read
             return None
-        return Claim(row[0], token, bytes(row[1]), row[2], deadline, row[3])
+        waited = None if row[3] is None else max(now - row[3], 0.0)
+        return Claim(row[0], token, bytes(row[1]), row[2], deadline, waited)
 
     def renew_many(self, claims: dict[str, str], lease_seconds: float) -> set[str]:
         sql = f"update jobs set lease_deadline = ? {schema.FENCE}"
@@ -233,11 +240,17 @@ class SqliteBackend(SqliteKeyValue, Backend):
         value = records.dumps({"percent": float(percent), "stage": stage})
         return self._fenced(f"update jobs set progress = ? {schema.FENCE}", (value, job_id, token))
 
-    def promote_due(self, queue: str, now: float) -> int:
-        return self._write(lambda cur: cur.execute(schema.SQL_PROMOTE, (queue, now)).rowcount)
+    def promote_due(self, queue: str, now: float | None = None) -> int:
+        def promote(cur: sqlite3.Cursor) -> int:
+            as_of = self.now() if now is None else now
+            return int(cur.execute(schema.SQL_PROMOTE, (queue, as_of)).rowcount)
 
-    def reap_expired(self, queue: str, now: float, max_stalls: int = 3) -> Reaped:
-        return self._write(lambda cur: _reap(cur, queue, now, max_stalls))
+        return self._write(promote)
+
+    def reap_expired(self, queue: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
+        return self._write(
+            lambda cur: _reap(cur, queue, self.now() if now is None else now, max_stalls)
+        )
 
     # -- dead letters and retention ----------------------------------------------------
     def requeue(self, job_id: str, data: bytes | None = None) -> bool:
@@ -358,6 +371,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
             leader=self.cluster.leader(),
             alerts=self.alerts.open_alerts(),
             alerts_evaluated=self.alerts.last_evaluated(),
+            now=self.now(),
         )
 
     def known_queues(self) -> list[str]:

@@ -1,17 +1,17 @@
--- Cancel a job. ARGV: id, now, token ('' for an operator's cancel).
+-- Cancel a job. ARGV: id, token ('' for an operator's cancel).
 -- Without a token: a waiting, delayed or retrying job becomes canceled at once; an active
 -- job gets a cancel request naming its claim's token, which its worker polls (a request
 -- for an earlier claim never matches a later one); a final job is left alone. Returns the
 -- state the job was in, or false when there is no such job.
 -- With a token (the worker, once the canceled job stopped): the active job under that
 -- claim becomes canceled. Returns 'active', or false when the token is stale (fencing).
-local id, now, token = ARGV[1], ARGV[2], ARGV[3]
+local id, token = ARGV[1], ARGV[2]
 local jk = job_key(id)
 
 -- Final: finished_at and the canceled index (purge's), as every final state has.
 local function to_canceled(queue)
-  redis.call('HSET', jk, 'state', 'canceled', 'finished_at', now)
-  redis.call('ZADD', qkey(queue, Q.CANCELED), now, id)
+  redis.call('HSET', jk, 'state', 'canceled', 'finished_at', NOW)
+  redis.call('ZADD', qkey(queue, Q.CANCELED), NOW, id)
   emit_event('canceled', queue, id, nil)
 end
 

@@ -1,3 +1,3 @@
--- Claim the next waiting job. ARGV: queue, token, now, deadline, worker.
--- Returns {id, data, attempts} or nil when empty.
+-- Claim the next waiting job. ARGV: queue, token, lease (seconds), worker.
+-- Returns claim_next's reply, or nil when empty.
 return claim_next(unpack(ARGV))

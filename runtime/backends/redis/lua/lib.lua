@@ -2,6 +2,33 @@
 -- script. Numbers go to redis.call as Lua numbers, never through string concatenation:
 -- Lua's tostring keeps only 14 digits, redis.call converts them exactly.
 
+-- The one clock is the server's: every deadline, due time, window and expiry a script sets
+-- or compares is read here, once per call, never taken from a client (hosts' clocks
+-- disagree; a reaper 15 s ahead would take every live lease). NOW_TEXT is its exact text,
+-- for range bounds such as '(' .. NOW_TEXT, and for replies (a Lua number returned from a
+-- script is cut to an integer).
+local SERVER_TIME = redis.call('TIME')
+local NOW_TEXT = SERVER_TIME[1] .. '.' .. string.format('%06d', tonumber(SERVER_TIME[2]))
+local NOW = tonumber(NOW_TEXT)
+
+-- `arg` ('' = absent) seconds from now on the server clock, or nil when absent.
+local function from_now(arg)
+  if arg == nil or arg == '' then return nil end
+  return NOW + tonumber(arg)
+end
+
+-- The time a periodic script looks at: the server's, unless the caller looks ahead (a
+-- test; an operator promoting everything due within an hour). As text, for range bounds.
+local function as_of(arg)
+  if arg == nil or arg == '' then return NOW_TEXT end
+  return arg
+end
+
+-- A time as reply text, exactly (17 significant digits round-trip a double).
+local function time_text(t)
+  return string.format('%.17g', t)
+end
+
 -- Final states, each with the per-queue set that holds its jobs scored by finish time.
 local FINAL = {completed = Q.COMPLETED, failed = Q.FAILED, canceled = Q.CANCELED}
 
@@ -67,16 +94,18 @@ local function free_key(id)
   end
 end
 
--- Active (lease ended) -> failed: the dead-letter set, scored by finish time.
-local function dead_letter(id, queue, err, now)
-  redis.call('HSET', job_key(id), 'state', 'failed', 'error', err, 'finished_at', now)
-  redis.call('ZADD', qkey(queue, Q.FAILED), now, id)
+-- Active (lease ended) -> failed: the dead-letter set, scored by finish time (`at`: now,
+-- or the time a reap looks at).
+local function dead_letter(id, queue, err, at)
+  at = at or NOW
+  redis.call('HSET', job_key(id), 'state', 'failed', 'error', err, 'finished_at', at)
+  redis.call('ZADD', qkey(queue, Q.FAILED), at, id)
 end
 
 -- The job holding idempotency `key`, and its state; nil when the key is free. The job the
 -- key maps to holds it while pending, and once final while it finished less than `window`
--- seconds before `now` (window 0: not at all). A deleted job holds nothing.
-local function key_holder(key, window, now)
+-- seconds before now (window 0: not at all). A deleted job holds nothing.
+local function key_holder(key, window)
   local holder = redis.call('HGET', IDEMPOTENCY_KEY, key)
   if not holder then return nil end
   local rec = redis.call('HMGET', job_key(holder), 'state', 'finished_at')
@@ -84,16 +113,18 @@ local function key_holder(key, window, now)
   if not state then return nil end
   if not FINAL[state] then return holder, state end
   window = tonumber(window) or 0
-  if window > 0 and finished_at and tonumber(finished_at) > tonumber(now) - window then
+  if window > 0 and finished_at and tonumber(finished_at) > NOW - window then
     return holder, state
   end
   return nil
 end
 
--- Move the next waiting job to active under a new lease, in one step (never lost).
--- Returns {id, data, attempts} or false when the queue is empty.
-local function claim_next(queue, token, now, deadline, worker)
+-- Move the next waiting job to active under a new lease of `lease` seconds, in one step
+-- (never lost). Returns {id, data, attempts, seconds it waited ('' = unknown), lease
+-- deadline} or false when the queue is empty.
+local function claim_next(queue, token, lease, worker)
   local waiting = qkey(queue, Q.WAITING)
+  local deadline = NOW + tonumber(lease)
   while true do
     local popped = redis.call('ZPOPMIN', waiting)
     if #popped == 0 then return false end
@@ -104,54 +135,56 @@ local function claim_next(queue, token, now, deadline, worker)
     if state and not FINAL[state] then
       redis.call('ZADD', qkey(queue, Q.ACTIVE), deadline, id)
       local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
-      redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', now,
+      redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', NOW,
                  'worker', worker)
       local rec = redis.call('HMGET', jk, 'data', 'job', 'enqueued_at', 'eta')
       emit_event('started', queue, id, rec[2], 'attempt', attempts)
-      -- ready_at (Claim): when it became claimable, for the wait-time metric.
-      local ready = rec[3]
-      if ready and rec[4] and tonumber(rec[4]) > tonumber(ready) then ready = rec[4] end
-      return {id, rec[1], attempts, ready}
+      -- The wait (Claim.wait, for the metric): since it became claimable.
+      local ready = tonumber(rec[3])
+      if ready and rec[4] and tonumber(rec[4]) > ready then ready = tonumber(rec[4]) end
+      local waited = ready and time_text(math.max(NOW - ready, 0)) or ''
+      return {id, rec[1], attempts, waited, time_text(deadline)}
     end
   end
 end
 
 -- Active -> completed (result '' = none). Returns 1, or 0 when the token is stale.
-local function complete_job(id, token, result, now)
+local function complete_job(id, token, result)
   local queue = fenced_queue(id, token)
   if not queue then return 0 end
   end_lease(id, queue)
   local jk = job_key(id)
-  redis.call('HSET', jk, 'state', 'completed', 'finished_at', now)
+  redis.call('HSET', jk, 'state', 'completed', 'finished_at', NOW)
   if result == '' then
     redis.call('HDEL', jk, 'result')
   else
     redis.call('HSET', jk, 'result', result)
   end
-  redis.call('ZADD', qkey(queue, Q.COMPLETED), now, id)
+  redis.call('ZADD', qkey(queue, Q.COMPLETED), NOW, id)
   redis.call('INCR', qkey(queue, Q.COMPLETED_TOTAL))
   emit_event('completed', queue, id, nil)
   return 1
 end
 
 -- Store a job record and queue it, or return the job holding the same key (key_holder,
--- with this push's window). Returns {id, state, deduplicated (0/1)}. The caller wakes a
+-- with this push's window). `delay` ('' = none): seconds until it is due. Returns {id, state, deduplicated (0/1)}. The caller wakes a
 -- worker for a waiting job.
-local function push_job(id, job, queue, data, payload, priority, eta, key, window, now)
+local function push_job(id, job, queue, data, payload, priority, delay, key, window)
   if key ~= '' then
-    local holder, state = key_holder(key, window, now)
+    local holder, state = key_holder(key, window)
     if holder then return {holder, state, 1} end
     redis.call('HSET', IDEMPOTENCY_KEY, key, id)
   end
 
   local seq = redis.call('INCR', SEQ_KEY)
-  local delayed = eta ~= '' and tonumber(eta) > tonumber(now)
+  local eta = from_now(delay)
+  local delayed = eta ~= nil and eta > NOW
   local state = delayed and 'delayed' or 'waiting'
   local fields = {'id', id, 'job', job, 'queue', queue, 'state', state, 'attempts', 0,
-                  'priority', priority, 'payload', payload, 'enqueued_at', now,
+                  'priority', priority, 'payload', payload, 'enqueued_at', NOW,
                   'data', data, 'seq', seq}
   if key ~= '' then table.insert(fields, 'key'); table.insert(fields, key) end
-  if eta ~= '' then table.insert(fields, 'eta'); table.insert(fields, eta) end
+  if eta then table.insert(fields, 'eta'); table.insert(fields, eta) end
   redis.call('HSET', job_key(id), unpack(fields))
 
   redis.call('ZADD', ALL_JOBS_KEY, seq, id)

@@ -1,7 +1,8 @@
 -- Everything `runtime status` shows, in one round trip whatever the number of queues: the
 -- queues (known and `ARGV`, the configured ones), their counts (O(1) each), the paused
 -- set, the worker heartbeats, Huey's result hash (cron's last runs live there), the
--- leader and the open alerts with the time of their last evaluation.
+-- leader and the open alerts with the time of their last evaluation, and the server's time
+-- (workers are live by it).
 -- KEYS[1]: Huey's result hash. Returns a JSON object (cjson: an empty array reads as {}).
 local names = {}
 for _, name in ipairs(redis.call('SMEMBERS', QUEUES_KEY)) do names[name] = true end
@@ -29,4 +30,5 @@ return cjson.encode({
   leader = redis.call('GET', LEADER_KEY),
   alerts = alerts,
   alerts_evaluated = redis.call('GET', ALERTS_EVALUATED_KEY),
+  now = NOW_TEXT,
 })

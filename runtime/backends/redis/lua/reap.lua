@@ -2,9 +2,10 @@
 -- worker's late acks are fenced off) and gets one more stall: below max_stalls it goes back
 -- to waiting at its old place; at max_stalls it is dead-lettered as Stalled, so a job that
 -- kills its worker every time cannot loop for ever.
--- ARGV: queue, now, limit, max_stalls, error (JSON whose one `%d` is the stall count).
+-- ARGV: queue, now ('' = the server's, see as_of), limit, max_stalls, error (JSON whose
+-- one `%d` is the stall count).
 -- Returns {ids examined, {recovered ids}, {stalled ids}}.
-local queue, now, limit, max_stalls, err = ARGV[1], ARGV[2], tonumber(ARGV[3]),
+local queue, now, limit, max_stalls, err = ARGV[1], as_of(ARGV[2]), tonumber(ARGV[3]),
                                            tonumber(ARGV[4]), ARGV[5]
 local active = qkey(queue, Q.ACTIVE)
 local ids = redis.call('ZRANGEBYSCORE', active, '-inf', '(' .. now, 'LIMIT', 0, limit)

@@ -1,6 +1,6 @@
--- Extend the leases of many claims at once. ARGV: deadline, then id, token pairs.
+-- Extend the leases of many claims at once. ARGV: lease (seconds), then id, token pairs.
 -- Returns the ids whose lease was extended (the others' tokens are stale).
-local deadline = ARGV[1]
+local deadline = from_now(ARGV[1])
 local renewed = {}
 for i = 2, #ARGV, 2 do
   local id, token = ARGV[i], ARGV[i + 1]
