@@ -26,6 +26,7 @@ from runtime.errors import ConfigError
 from runtime.names import name_problem
 
 DEFAULT_BACKEND = "sqlite:///var/runtime.db"
+IO_TIMEOUT_FLOOR, IO_TIMEOUT_CEILING = 1.0, 10.0  # seconds: see RuntimeSection.io_timeout
 
 
 class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +57,14 @@ class RuntimeSection(_Section):
     max_payload_bytes: AtLeastOne = 1024 * 1024
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    def io_timeout(self) -> float:
+        """Seconds one backend call of a daemon or worker may wait (Redis socket timeout,
+        SQLite busy timeout) before it fails as an outage: a quarter of the lease, so that
+        a renewal stuck on a silent backend gives up, and the next one is tried, while the
+        lease still holds; at least IO_TIMEOUT_FLOOR (a loaded host must not turn every
+        slow reply into an outage), at most IO_TIMEOUT_CEILING."""
+        return min(max(self.lease_seconds / 4, IO_TIMEOUT_FLOOR), IO_TIMEOUT_CEILING)
 
 
 class QueueSection(_Section):

@@ -58,7 +58,9 @@ class Steward(threading.Thread):
         self.config = config
         self.plugins = plugins
         self.queues = queues
-        self.backend = open_backend(config.runtime.backend, config.base_dir)
+        self.backend = open_backend(
+            config.runtime.backend, config.base_dir, config.runtime.io_timeout()
+        )
         self.stopped = threading.Event()
         self.started = time.time()
         self.leading = False
@@ -126,7 +128,9 @@ class Retention(threading.Thread):
         super().__init__(name="Retention", daemon=True)
         self.steward = steward
         self.config = config
-        self.backend = open_backend(config.runtime.backend, config.base_dir)
+        self.backend = open_backend(
+            config.runtime.backend, config.base_dir, config.runtime.io_timeout()
+        )
 
     def run(self) -> None:
         wait = self.config.runtime.heartbeat_interval  # by then the lead has been decided
@@ -269,7 +273,7 @@ def start(
     `metrics_address` (host, port) if given. Raises RuntimeJobError on bad setup."""
     plugins = load_plugins(config)
     plugins.raise_for_errors()
-    backend = open_backend(config.runtime.backend, config.base_dir)
+    backend = open_backend(config.runtime.backend, config.base_dir, config.runtime.io_timeout())
     try:
         backend.ping()
     finally:

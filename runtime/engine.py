@@ -125,7 +125,7 @@ class RuntimeHuey(Huey):
         self.cron = CronTicker(backend, self.cron_specs)
         for spec in specs:
             self._registry.register(_task_class(spec, self))
-        self._prefetched = threading.local()
+        self._prefetched = PrefetchSlots()
         self.post_execute("runtime.outcome")(self._record_outcome)
         self.on_shutdown("runtime.release_prefetched")(self._release_prefetched)
         self.stats = Recorder(backend, queue)
@@ -136,6 +136,7 @@ class RuntimeHuey(Huey):
             renew_interval=renew_interval,
             cancel_grace=cancel_grace,
             running=lambda: self._tasks_in_flight,
+            held=self._prefetched,
             end_canceled=self._end_canceled,
         )
         self.on_startup("runtime.renew_leases")(self.leases.start)
@@ -193,9 +194,7 @@ class RuntimeHuey(Huey):
         return task
 
     def _take_prefetched(self) -> Claim | None:
-        claim: Claim | None = getattr(self._prefetched, "claim", None)
-        self._prefetched.claim = None
-        return claim
+        return self._prefetched.take()
 
     def _release_prefetched(self) -> None:
         """A worker thread is stopping: hand back the job its last ack claimed for it."""
@@ -279,9 +278,10 @@ class RuntimeHuey(Huey):
         if self._is_paused():
             recorded = self.backend.complete(task.id, task.lease_token, result)
         else:
-            recorded, self._prefetched.claim = self.backend.complete_and_claim(
+            recorded, claim = self.backend.complete_and_claim(
                 task.id, task.lease_token, result, self.queue, self.lease_seconds
             )
+            self._prefetched.hold(claim)
         self._finished(task, "completed", recorded, None)
 
     def _requeue_task(self, task: JobTask, timestamp: Any, retry_eta: Any = None) -> None:
@@ -439,6 +439,38 @@ class _Counter:
         deadline = time.monotonic() + timeout
         while self._count and time.monotonic() < deadline:
             time.sleep(0.01)
+
+
+class PrefetchSlots:
+    """Each worker thread's next claim, taken by its last ack and not started yet.
+
+    Kept where the lease keeper sees them (HeldClaims), not in a thread-local: the claim's
+    lease must be renewed while the previous job's hooks run, however slow they are. A
+    claim whose lease was lost meanwhile is dropped, so this thread never starts a job
+    another worker may be running."""
+
+    def __init__(self) -> None:
+        self._claims: dict[int, Claim] = {}  # worker thread id -> its next claim
+        self._lock = threading.Lock()  # a drop must not race the take of the same claim
+
+    def hold(self, claim: Claim | None) -> None:
+        if claim is not None:
+            with self._lock:
+                self._claims[threading.get_ident()] = claim
+
+    def take(self) -> Claim | None:
+        with self._lock:
+            return self._claims.pop(threading.get_ident(), None)
+
+    def tokens(self) -> dict[str, str]:
+        with self._lock:
+            return {claim.job_id: claim.token for claim in self._claims.values()}
+
+    def drop(self, job_ids: set[str]) -> None:
+        with self._lock:
+            for thread, claim in list(self._claims.items()):
+                if claim.job_id in job_ids:
+                    del self._claims[thread]
 
 
 @contextlib.contextmanager

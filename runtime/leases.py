@@ -2,8 +2,10 @@
 
 Each worker process (a forked process worker too: its jobs run in it) runs one lease
 keeper thread. Every `renew_interval` it renews the lease of every job running in the
-process, all in one backend call, and a job whose lease was lost (reaped: another
-worker may run it now) is asked to stop. Between renewals, every CANCEL_POLL_SECONDS,
+process and of every claim held for a thread's next job (prefetched by an ack, not
+started yet: the previous job's hooks may still be running), all in one backend call. A
+running job whose lease was lost (reaped: another worker may run it now) is asked to
+stop; a lost held claim is dropped, never started. Between renewals, every CANCEL_POLL_SECONDS,
 it reads the cancel requests of the running jobs in one backend call and sets their
 `ctx.cancelled`; a job that ignores it for `cancel_grace` seconds (process workers) is
 ended by the engine's `end_canceled`.
@@ -24,6 +26,16 @@ from runtime.jobs import JobContext
 log = logging.getLogger("runtime.engine")
 
 CANCEL_POLL_SECONDS = 1.0  # how often running jobs' cancel requests are polled
+
+
+class HeldClaims(Protocol):
+    """Claims taken for jobs not started yet (runtime.engine's prefetch slots)."""
+
+    def tokens(self) -> dict[str, str]:
+        """{job id: token} of every claim held now."""
+
+    def drop(self, job_ids: set[str]) -> None:
+        """Forget these claims: their leases were lost, another worker may run them."""
 
 
 class RunningJob(Protocol):
@@ -50,6 +62,7 @@ class LeaseKeeper(Generic[Job]):
         renew_interval: float,
         cancel_grace: float | None,
         running: Callable[[], Iterable[Job]],
+        held: HeldClaims,
         end_canceled: Callable[[Job], None],
     ) -> None:
         self.backend = backend
@@ -57,6 +70,7 @@ class LeaseKeeper(Generic[Job]):
         self.renew_interval = renew_interval
         self.cancel_grace = cancel_grace
         self._running = running
+        self._held = held
         self._end_canceled = end_canceled
         self._pid = 0
 
@@ -69,23 +83,24 @@ class LeaseKeeper(Generic[Job]):
         threading.Thread(target=self._forever, name="LeaseRenewer", daemon=True).start()
 
     def _forever(self) -> None:
-        """Renew leases every `renew_interval`; poll cancel requests every tick between."""
+        """Renew leases every `renew_interval`; poll cancel requests every tick between.
+        A due renewal goes first: on a stalled backend each call may wait a whole
+        io_timeout, and the poll must not spend the lease's margin."""
         tick = min(CANCEL_POLL_SECONDS, self.renew_interval)
         next_renewal = time.monotonic() + self.renew_interval
         while True:
             time.sleep(tick)
             # Each in its own try: the backend may be down; keep trying, never die.
+            if time.monotonic() >= next_renewal:
+                next_renewal = time.monotonic() + self.renew_interval
+                try:
+                    self.renew_leases()
+                except Exception as exc:
+                    log.warning("lease renewal failed: %s", exc)
             try:
                 self.watch_cancels()
             except Exception as exc:
                 log.warning("polling cancel requests failed: %s", exc)
-            if time.monotonic() < next_renewal:
-                continue
-            next_renewal = time.monotonic() + self.renew_interval
-            try:
-                self.renew_leases()
-            except Exception as exc:
-                log.warning("lease renewal failed: %s", exc)
 
     def watch_cancels(self) -> None:
         """Ask the jobs of this process an operator canceled to stop (`ctx.cancelled`), in
@@ -105,12 +120,16 @@ class LeaseKeeper(Generic[Job]):
                 self._end_canceled(job)
 
     def renew_leases(self) -> None:
-        """Extend the lease of every job running in this process, in one backend call;
-        cancel the ones lost."""
+        """Extend the lease of every job running in this process and of every held claim,
+        in one backend call; cancel the running jobs lost, drop the held claims lost."""
         running = self._by_id()
-        if not running:
+        held = self._held.tokens()
+        if not running and not held:
             return
-        renewed = self.backend.renew_many(_claims(running), self.lease_seconds)
+        renewed = self.backend.renew_many({**held, **_claims(running)}, self.lease_seconds)
+        if lost_held := held.keys() - renewed:
+            log.warning("%d prefetched jobs lost their lease; dropped", len(lost_held))
+            self._held.drop(lost_held)
         for job_id in running.keys() - renewed:
             log.warning("job %s lost its lease; asking it to stop", job_id)
             if (context := running[job_id].context) is not None:

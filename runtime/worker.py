@@ -175,17 +175,26 @@ class Housekeeper(threading.Thread):
         self.config = config
         self.backend = backend  # its own connection, as the heartbeat's
         self.finished = finished
+        # Monotonic time before which silent workers are not judged dead: after this
+        # thread saw the backend fail, everyone's heartbeats may have failed too.
+        self._judge_after = 0.0
 
     def run(self) -> None:
+        ttl = 3 * self.config.runtime.heartbeat_interval
         while not self.finished.wait(self.config.runtime.heartbeat_interval):
             try:
-                self._expire_dead_workers(3 * self.config.runtime.heartbeat_interval)
+                self._expire_dead_workers(ttl)
             except Exception as exc:  # the backend may be down: keep trying, never die
                 log.warning("housekeeping failed: %s", exc)
+                self._judge_after = time.monotonic() + ttl
 
     def _expire_dead_workers(self, ttl: float) -> None:
         """Jobs of workers silent for a whole ttl (three missed heartbeats) go back to
-        waiting at the next reap, not when their lease would run out."""
+        waiting at the next reap, not when their lease would run out. Not within a ttl
+        of an outage this thread saw: a stalled backend silences live workers as well,
+        whose leases still hold (renewals retry), so only a lease's expiry counts then."""
+        if time.monotonic() < self._judge_after:
+            return
         live = [worker["id"] for worker in self.backend.workers()]
         queue = self.queue
         before = self.backend.now() - ttl  # the backend's clock, as claims' started_at
@@ -201,7 +210,7 @@ class Housekeeper(threading.Thread):
 
 
 def build(config: Config, queue: str, plugins: Plugins) -> tuple[RuntimeHuey, QueueConsumer]:
-    backend = open_backend(config.runtime.backend, config.base_dir)
+    backend = open_backend(config.runtime.backend, config.base_dir, config.runtime.io_timeout())
     backend.ping()
     process_workers = config.queue(queue).worker_type == "process"
     huey = RuntimeHuey(
@@ -223,9 +232,17 @@ def run_queue(config: Config, queue: str) -> int:
     plugins.raise_for_errors()
     huey, consumer = build(config, queue, plugins)
     plugins.notify("runtime_startup", config=config, queue=queue)
-    beat = Heartbeat(huey, consumer, config, open_backend(config.runtime.backend, config.base_dir))
+    beat = Heartbeat(
+        huey,
+        consumer,
+        config,
+        open_backend(config.runtime.backend, config.base_dir, config.runtime.io_timeout()),
+    )
     keeper = Housekeeper(
-        huey, config, open_backend(config.runtime.backend, config.base_dir), beat.finished
+        huey,
+        config,
+        open_backend(config.runtime.backend, config.base_dir, config.runtime.io_timeout()),
+        beat.finished,
     )
     beat.start()
     keeper.start()

@@ -27,17 +27,21 @@ def outage_errors() -> tuple[type[Exception], ...]:
     return (BackendUnavailable, redis_py.ConnectionError, redis_py.TimeoutError)
 
 
-def open_backend(url: str, base_dir: Path | None = None) -> Backend:
-    """The backend for `url`. Relative SQLite paths resolve against `base_dir`."""
+def open_backend(
+    url: str, base_dir: Path | None = None, io_timeout: float | None = None
+) -> Backend:
+    """The backend for `url`. Relative SQLite paths resolve against `base_dir`.
+    `io_timeout`: seconds one call may wait on the backend (Redis socket timeout, SQLite
+    busy timeout) before it fails as an outage; None: the backend's default."""
     scheme = urlsplit(url).scheme
     if scheme in ("redis", "rediss", "unix"):
         from runtime.backends.redis.storage import RedisBackend
 
-        return RedisBackend(url)
+        return RedisBackend(url, io_timeout)
     if scheme == "sqlite":
         from runtime.backends.sqlite.storage import SqliteBackend
 
-        return SqliteBackend(sqlite_path(url, base_dir))
+        return SqliteBackend(sqlite_path(url, base_dir), io_timeout)
     raise ConfigError(
         f"backend URL scheme '{scheme}' is not supported; use redis://, rediss:// or sqlite:///PATH."
     )

@@ -52,7 +52,7 @@ from runtime.masking import mask_url
 from runtime.messages import describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
-SOCKET_TIMEOUT = 30.0  # seconds: a silent server must not hang a worker for ever
+SOCKET_TIMEOUT = 10.0  # seconds: a silent server must not hang a caller for ever
 HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed on reuse
 BATCH = 1000  # jobs per promote/reap/purge script call: keeps each call short
 
@@ -99,14 +99,14 @@ STATE_SETS = {
 class RedisBackend(RedisKeyValue, Backend):
     """Lease-based jobs on Redis; Huey's key-value operations (kv.py) share the pool."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, io_timeout: float | None = None) -> None:
         self.display_url = mask_url(url)
         # Options in the URL's query win over these defaults (redis-py merges them last).
         # A pool built this way does not retry commands, which is what we want: a script
         # re-sent after a lost reply could run twice; the daemon retries whole operations.
         options: dict[str, Any] = {
             "socket_connect_timeout": CONNECT_TIMEOUT,
-            "socket_timeout": SOCKET_TIMEOUT,
+            "socket_timeout": io_timeout or SOCKET_TIMEOUT,
             "health_check_interval": HEALTH_CHECK_INTERVAL,
         }
         if urlsplit(url).scheme != "unix":  # a unix socket connection rejects this option

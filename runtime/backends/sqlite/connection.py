@@ -40,8 +40,11 @@ class SqliteDatabase:
 
     ddl: ClassVar[list[str]] = []
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, busy_timeout: float | None = None) -> None:
         self.path = Path(path)
+        # A write waits this long for another process's lock, holding this process's
+        # lock meanwhile: a daemon's workers pass less than their lease (io_timeout).
+        self.busy_timeout = busy_timeout or BUSY_TIMEOUT
         self.display_url = f"sqlite:///{self.path}"
         self.lock = threading.Lock()  # one connection per process, its threads take turns
         self._conn: sqlite3.Connection | None = None
@@ -63,7 +66,7 @@ class SqliteDatabase:
         return self._conn
 
     def _create_connection(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT, check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, check_same_thread=False)
         conn.isolation_level = None  # autocommit: transactions are begun explicitly
         _set_wal(conn)
         conn.execute(f"pragma cache_size = {-CACHE_KIB}")

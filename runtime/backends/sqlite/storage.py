@@ -49,14 +49,14 @@ class SqliteBackend(SqliteKeyValue, Backend):
     ddl = [*SqliteKeyValue.ddl, *schema.SCHEMA, *EVENTS_SCHEMA, *ALERT_SCHEMA, *CLUSTER_SCHEMA]
     ddl += METRICS_SCHEMA
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, io_timeout: float | None = None) -> None:
         self._host = socket.gethostname()
         self.events = SqliteEventLog(self._read, self._write)
         self.alerts = SqliteAlertStore(self._read, self._write)
         self.metrics = SqliteMetricStore(self._read, self._write)
         self.cluster = SqliteCluster(self._read, self._write)
         self.cancels = SqliteCancellation(self._read, self._write)
-        super().__init__(path)
+        super().__init__(path, io_timeout)
 
     def migrate(self, cur: sqlite3.Cursor) -> None:
         have = {row[1] for row in cur.execute("pragma table_info(jobs)")}
