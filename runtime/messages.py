@@ -110,6 +110,12 @@ def encode_result(value: Any, limit: int = 64 * 1024) -> str | None:
     return text
 
 
+def payload_of(data: bytes) -> dict[str, Any]:
+    """The payload of a stored message (a job record's `payload`: stored once, in the
+    message); {} when the bytes are not a message holding one."""
+    return describe_message(data)[1]
+
+
 def describe_message(data: bytes) -> tuple[str, dict[str, Any]]:
     """Best-effort job name and payload of a message that cannot run, for its dead-letter
     record: '?' and {} when the bytes are not a JSON object naming them."""

@@ -278,5 +278,4 @@ class Blueprint:
             eta=self.eta,
             key=key,
             key_window=self.key_window,
-            payload_json=payload_json,
         )

@@ -11,6 +11,9 @@ import runtime.backends.redis.storage as redis_storage
 import runtime.producer as producer
 from runtime import InvalidPayload, Runtime
 from runtime.backends.base.storage import Backend, NewJob
+from runtime.backends.redis import keys
+from runtime.backends.redis.storage import RedisBackend
+from runtime.backends.sqlite.storage import SqliteBackend
 from runtime.chunks import bounded
 from runtime.config import Config, PluginsSection, RuntimeSection
 from runtime.engine import RuntimeHuey
@@ -115,3 +118,24 @@ def test_redis_push_many_splits_a_batch_by_bytes(
         assert calls == [5]  # one pipelined round trip, of five bounded script calls
     finally:
         backend.close()
+
+
+def stored_bytes(backend: Backend, job_id: str) -> int:
+    """Bytes the backend keeps for one job record (Redis: the hash's memory; SQLite: the
+    row's message and payload columns)."""
+    if isinstance(backend, RedisBackend):
+        return int(backend.conn.memory_usage(keys.job(job_id), samples=0) or 0)
+    assert isinstance(backend, SqliteBackend)
+    sql = "select length(data) + length(payload) from jobs where id = ?"
+    return int(backend._read(lambda cur: cur.execute(sql, (job_id,)).fetchone())[0])
+
+
+def test_the_payload_is_stored_once(backend: Backend) -> None:
+    rt = small_runtime(backend, limit=1024 * 1024)
+    payload = {"message": "x" * 500_000}
+    job_id = rt.enqueue("diagnostics.echo", payload)
+    assert (backend.get_job(job_id) or {})["payload"] == payload
+    listed = backend.list_jobs(queue="default").jobs
+    assert [job["payload"] for job in listed] == [payload]
+    # Once: the message holds it, the record reads it from there (twice would be 1 MB).
+    assert 500_000 < stored_bytes(backend, job_id) < 600_000

@@ -18,7 +18,6 @@ Times are unix timestamps (float seconds). Job records are plain dicts with the 
 
 from __future__ import annotations
 
-import json
 import time
 from abc import abstractmethod
 from collections.abc import Iterator
@@ -60,7 +59,9 @@ RECORD_KEYS = (
 
 @dataclass(frozen=True)
 class NewJob:
-    """A message ready to be stored. `data` is the serialized message (JSON bytes)."""
+    """A message ready to be stored. `data` is the serialized message (JSON bytes), which
+    holds `payload`: backends store it once, in the message, and read records' payloads
+    from it."""
 
     id: str
     job: str
@@ -74,17 +75,10 @@ class NewJob:
     key: str | None = None  # idempotency key
     # Seconds a final holder of `key` keeps it (0: the key is free at its final state).
     key_window: float = 0.0
-    payload_json: str | None = None  # `payload` already encoded, when the producer has it
 
     def delay(self) -> float | None:
         """Seconds until `eta` from now on this process's clock; None without an eta."""
         return None if self.eta is None else self.eta - time.time()
-
-    def payload_text(self) -> str:
-        """The payload as JSON text for the job record."""
-        if self.payload_json is not None:
-            return self.payload_json
-        return json.dumps(self.payload, separators=(",", ":"))
 
 
 @dataclass(frozen=True)

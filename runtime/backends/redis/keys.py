@@ -4,8 +4,9 @@ dashboard must never disagree on a name). Lua scripts get the same names through
 
 Layout (all under the `rt:` prefix):
 
-    rt:job:{id}                    hash: one job record (RECORD_KEYS fields plus `data`, the
-                                   message, `token`, the live claim's, and `seq`, its push
+    rt:job:{id}                    hash: one job record (RECORD_KEYS fields but `payload`,
+                                   read from `data`, the message, which holds it: stored
+                                   once; `token`, the live claim's, and `seq`, its push
                                    sequence number; dicts JSON-encoded; absent field = None,
                                    but absent `stalls` = 0: it is written on the first stall;
                                    `cancel_requested`: the token of the claim an operator

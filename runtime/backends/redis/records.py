@@ -15,8 +15,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from runtime.backends.base.storage import RECORD_KEYS, Claim, EnqueueResult, NewJob
+from runtime.messages import payload_of
 
-JSON_FIELDS = frozenset({"progress", "result", "error", "payload"})
+JSON_FIELDS = frozenset({"progress", "result", "error"})
+# The hash fields HMGET reads for RECORD_KEYS: the payload is stored once, in the message.
+READ_FIELDS = tuple("data" if name == "payload" else name for name in RECORD_KEYS)
 INT_FIELDS = frozenset({"attempts", "priority", "stalls"})
 # Values of fields a record may lack: `stalls` is first written when a lease expires.
 ABSENT = {"stalls": 0}
@@ -65,7 +68,6 @@ def push_args(job: NewJob) -> tuple[Any, ...]:
         job.job,
         job.queue,
         job.data,
-        job.payload_text(),
         int(job.priority),
         job.delay(),
         job.key or None,
@@ -82,7 +84,6 @@ def push_rows(jobs: Sequence[NewJob]) -> str:
             job.job,
             job.queue,
             job.data.decode(),
-            job.payload_text(),
             int(job.priority),
             "" if job.eta is None else job.delay(),
             job.key or "",
@@ -105,7 +106,7 @@ def enqueue_result(raw: list[Any]) -> EnqueueResult:
 
 
 def record(values: list[bytes | None]) -> dict[str, Any] | None:
-    """A record from HMGET of RECORD_KEYS, or None if the job does not exist."""
+    """A record from HMGET of READ_FIELDS, or None if the job does not exist."""
     if values[0] is None:  # `id` is set on every record
         return None
     return {
@@ -117,6 +118,8 @@ def record(values: list[bytes | None]) -> dict[str, Any] | None:
 def decode(name: str, value: bytes | None) -> Any:
     if value is None:
         return ABSENT.get(name)
+    if name == "payload":  # read from the message (READ_FIELDS)
+        return payload_of(value)
     text = value.decode()
     if name in JSON_FIELDS:
         try:

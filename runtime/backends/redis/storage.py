@@ -29,7 +29,6 @@ from redis.commands.core import Script
 from runtime.backends.base.storage import (
     COUNTED_STATES,
     FINAL_STATES,
-    RECORD_KEYS,
     STALLED_ERROR,
     Backend,
     Claim,
@@ -210,9 +209,9 @@ class RedisBackend(RedisKeyValue, Backend):
 
     def bury(self, queue: str, data: bytes, reason: str) -> str:
         job_id = uuid.uuid4().hex
-        name, payload = describe_message(data)
+        name, _ = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
-        args = (job_id, queue, name, data, records.dumps(error), records.dumps(payload))
+        args = (job_id, queue, name, data, records.dumps(error))
         self._run("bury", *args)
         return job_id
 
@@ -277,7 +276,7 @@ class RedisBackend(RedisKeyValue, Backend):
 
     # -- reading -------------------------------------------------------------------------
     def get_job(self, job_id: str) -> dict[str, Any] | None:
-        values = self.conn.hmget(keys.job(job_id), RECORD_KEYS)
+        values = self.conn.hmget(keys.job(job_id), records.READ_FIELDS)
         return records.record(values)
 
     def _push_order_slice(
@@ -298,7 +297,7 @@ class RedisBackend(RedisKeyValue, Backend):
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         with self.conn.pipeline(transaction=False) as pipe:
             for job_id in job_ids:
-                pipe.hmget(keys.job(job_id), RECORD_KEYS)
+                pipe.hmget(keys.job(job_id), records.READ_FIELDS)
             return [records.record(row) for row in pipe.execute()]
 
     def _having_job(self, job_ids: list[str], job: str) -> set[str]:
@@ -400,5 +399,5 @@ class RedisBackend(RedisKeyValue, Backend):
 
 
 def _job_bytes(job: NewJob) -> int:
-    """What a job adds to a push_many call: its message and its payload."""
-    return len(job.data) + len(job.payload_text())
+    """What a job adds to a push_many call: its message (which holds its payload)."""
+    return len(job.data)

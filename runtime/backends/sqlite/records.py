@@ -9,6 +9,7 @@ from typing import Any
 
 from runtime.backends.base.storage import RECORD_KEYS, NewJob
 from runtime.backends.sqlite import schema
+from runtime.messages import payload_of
 
 
 def dumps(value: Any) -> str:
@@ -24,7 +25,7 @@ def insert_row(job: NewJob, state: str, now: float) -> tuple[Any, ...]:
         state,
         job.priority,
         job.data,
-        job.payload_text(),
+        "",  # the payload column: the payload is stored once, in `data`
         job.key,
         now,
         job.eta,
@@ -37,6 +38,7 @@ def record(row: Iterable[Any]) -> dict[str, Any]:
     record = dict(zip(RECORD_KEYS, row, strict=True))
     for name in schema.JSON_FIELDS:
         record[name] = loads(record[name])
+    record["payload"] = payload_of(record["payload"])  # the `data` column: see RECORD_COLUMNS
     return record
 
 

@@ -25,6 +25,8 @@ SCHEMA = [
         state text not null,
         priority integer not null default 0,
         data blob not null,
+        -- Unused (''): the payload is read from `data`. Kept so that files written before
+        -- the payload was stored once work unchanged (no table rebuild).
         payload text not null,
         key text,
         attempts integer not null default 0,
@@ -89,8 +91,10 @@ ADDED_COLUMNS = {
     "cancel_requested": "cancel_requested text",
 }
 
-RECORD_COLUMNS = ", ".join(RECORD_KEYS)
-JSON_FIELDS = ("progress", "result", "error", "payload")
+# The payload is stored once, in the message (`data`): read from it, not from the `payload`
+# column, which only files written before that still fill.
+RECORD_COLUMNS = ", ".join("data" if name == "payload" else name for name in RECORD_KEYS)
+JSON_FIELDS = ("progress", "result", "error")
 FINAL_LIST = "('completed', 'failed', 'canceled')"
 FINAL = f"state in {FINAL_LIST}"
 NOT_FINAL = f"state not in {FINAL_LIST}"

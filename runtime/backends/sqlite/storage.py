@@ -211,7 +211,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
 
     def bury(self, queue: str, data: bytes, reason: str) -> str:
         job_id = uuid.uuid4().hex
-        name, payload = describe_message(data)
+        name, _ = describe_message(data)
         error = {"type": "PoisonMessage", "message": reason, "traceback": None}
 
         def insert(cur: sqlite3.Cursor) -> str:
@@ -223,7 +223,7 @@ class SqliteBackend(SqliteKeyValue, Backend):
                 "failed",
                 0,
                 data,
-                records.dumps(payload),
+                "",  # the payload column: the payload is read from `data`
                 None,
                 now,
                 None,

@@ -1,11 +1,11 @@
 -- Dead-letter a message that cannot run, as a new failed record.
--- ARGV: id, queue, job, data, error (JSON), payload (JSON).
-local id, queue, job, data, err, payload = unpack(ARGV)
+-- ARGV: id, queue, job, data, error (JSON).
+local id, queue, job, data, err = unpack(ARGV)
 local seq = redis.call('INCR', SEQ_KEY)
 local jk = job_key(id)
 redis.call('HSET', jk, 'id', id, 'job', job, 'queue', queue, 'state', 'failed',
            'attempts', 0, 'priority', 0, 'error', err, 'data', data, 'seq', seq,
-           'payload', payload, 'enqueued_at', NOW, 'finished_at', NOW)
+           'enqueued_at', NOW, 'finished_at', NOW)
 redis.call('ZADD', ALL_JOBS_KEY, seq, id)
 redis.call('ZADD', qkey(queue, Q.JOBS), seq, id)
 redis.call('ZADD', qkey(queue, Q.FAILED), NOW, id)

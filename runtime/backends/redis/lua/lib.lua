@@ -169,7 +169,7 @@ end
 -- Store a job record and queue it, or return the job holding the same key (key_holder,
 -- with this push's window). `delay` ('' = none): seconds until it is due. Returns {id, state, deduplicated (0/1)}. The caller wakes a
 -- worker for a waiting job.
-local function push_job(id, job, queue, data, payload, priority, delay, key, window)
+local function push_job(id, job, queue, data, priority, delay, key, window)
   if key ~= '' then
     local holder, state = key_holder(key, window)
     if holder then return {holder, state, 1} end
@@ -181,7 +181,7 @@ local function push_job(id, job, queue, data, payload, priority, delay, key, win
   local delayed = eta ~= nil and eta > NOW
   local state = delayed and 'delayed' or 'waiting'
   local fields = {'id', id, 'job', job, 'queue', queue, 'state', state, 'attempts', 0,
-                  'priority', priority, 'payload', payload, 'enqueued_at', NOW,
+                  'priority', priority, 'enqueued_at', NOW,
                   'data', data, 'seq', seq}
   if key ~= '' then table.insert(fields, 'key'); table.insert(fields, key) end
   if eta then table.insert(fields, 'eta'); table.insert(fields, eta) end

@@ -1,5 +1,5 @@
 -- Push a batch of jobs in one call. ARGV: a JSON array with one row per job:
--- [id, job, queue, data, payload, priority, delay, key, key window] ('' = none), the
+-- [id, job, queue, data, priority, delay, key, key window] ('' = none), the
 -- arguments of push.lua. Returns one {id, state, deduplicated} per job, in order.
 local results = {}
 local woken = {}  -- queue -> new waiting jobs: one wake-up call per queue, not per job
