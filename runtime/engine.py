@@ -41,6 +41,7 @@ from huey.exceptions import CancelExecution, HueyException
 from huey.registry import Registry
 from huey.signals import SIGNAL_INTERRUPTED
 
+from runtime.backends import outage_errors
 from runtime.backends.base.storage import Backend, Claim, NewJob
 from runtime.cron import CronTicker
 from runtime.errors import InvalidPayload
@@ -381,9 +382,13 @@ class RuntimeHuey(Huey):
 
     # -- scheduling ------------------------------------------------------------------
     def read_schedule(self, timestamp: Any = None) -> list[Task]:
-        # On the backend's clock: a host whose clock runs ahead must not take live leases.
-        self.backend.promote_due(self.queue)
-        reaped = self.backend.reap_expired(self.queue, max_stalls=self.max_stalls)
+        try:
+            # On the backend's clock: a host whose clock runs ahead must not take live leases.
+            self.backend.promote_due(self.queue)
+            reaped = self.backend.reap_expired(self.queue, max_stalls=self.max_stalls)
+        except outage_errors() as exc:  # one line, not Huey's traceback; the next tick retries
+            log.warning("promoting and reaping %s failed: %s", self.queue, exc)
+            return []
         self.stats.record_reaped(len(reaped.recovered), len(reaped.stalled))
         extra = {"queue": self.queue}
         if reaped.recovered:

@@ -129,4 +129,5 @@ def test_redis_stopped_for_longer_than_a_renewal_loses_no_lease(
         time.sleep(lease + 2)  # room for a wrongly reaped job to run again
         assert daemon.terminate() == 0
     assert "Timeout reading from socket" in daemon.output()  # the stop was felt
+    assert "Traceback" not in daemon.output()  # an outage is one line per failed call
     no_job_ran_twice(rt, ids, out)
