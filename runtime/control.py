@@ -3,7 +3,10 @@ module only; neither knows how a backend stores anything."""
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
@@ -11,7 +14,7 @@ from runtime.backends.base.events import EVENT_KEYS
 from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
-from runtime.masking import mask_payload
+from runtime.masking import mask_payload, mask_text, mask_url
 from runtime.messages import compose, dumps
 
 if TYPE_CHECKING:
@@ -366,3 +369,160 @@ def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
     who acted and what stays as it is: that is the audit trail."""
     kept = {*EVENT_KEYS, "action", "actor"}
     return {key: value if key in kept else mask_payload(value) for key, value in event.items()}
+
+
+# -- the dashboard ---------------------------------------------------------------------------
+# Failed jobs the failure groups are built from, newest first: the groups describe what is
+# failing now, and a refresh never reads the whole dead-letter set.
+FAILURE_SCAN = 5_000
+# What an error signature replaces (pinned: error type and message with ids and numbers
+# normalised), so that "order 17 timed out" and "order 42 timed out" are one group.
+_ID_LIKE = re.compile(
+    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{12,}\b"
+)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+SIGNATURE_CHARS = 200
+
+
+def connect(config: Config) -> Backend:
+    """The configured backend, reachable (BackendUnavailable otherwise)."""
+    from runtime.backends import open_backend
+
+    backend = open_backend(config.runtime.backend, config.base_dir)
+    backend.ping()
+    return backend
+
+
+def disconnect(backend: Backend) -> None:
+    with contextlib.suppress(Exception):  # it may be gone already: an outage
+        backend.close()
+
+
+def outage_errors() -> tuple[type[Exception], ...]:
+    """What a call raises when the backend cannot be reached right now."""
+    from runtime.backends import outage_errors as errors
+
+    return errors()
+
+
+def display_url(config: Config) -> str:
+    return mask_url(config.runtime.backend)
+
+
+def load_plugins(config: Config) -> Plugins:
+    from runtime.plugins import load_plugins as load
+
+    return load(config)
+
+
+def dashboard_home(backend: Backend, config: Config) -> dict[str, Any]:
+    """The dashboard's home: `status` plus each queue's latency and last 60 minutes of
+    throughput, today's totals and the backend's clock (`now`, for ages)."""
+    seen = backend.overview(list(config.queues))
+    rows = health.status_rows(seen)
+    names = [row["name"] for row in rows]
+    latency = _latencies(backend, names, seen.now)
+    minutes, today = stats.recent_minutes(backend, names, 60), stats.today_counts(backend, names)
+    for row in rows:
+        row["latency"] = latency[row["name"]]
+        row["minutes"] = [m["completed"] + m["failed"] for m in minutes[row["name"]]]
+        row["per_minute"] = round(sum(row["minutes"][-5:]) / 5, 2)
+    overall = [sum(row["minutes"][i] for row in rows) for i in range(60)]
+    processed = today["completed"] + today["failed"]
+    return {
+        "backend": backend.display_url,
+        "now": seen.now,
+        "queues": rows,
+        "workers": seen.workers,
+        "leader": seen.leader,
+        "alerts": alerts.for_status(backend, config, seen, rows),
+        "totals": {
+            "processed_today": processed,
+            "failed_today": today["failed"],
+            "per_minute": round(sum(overall[-5:]) / 5, 2),
+            "success_rate": round(today["completed"] / processed, 4) if processed else None,
+            "minutes": overall,
+        },
+    }
+
+
+def _latencies(backend: Backend, queues: list[str], now: float) -> dict[str, float | None]:
+    """Seconds the oldest waiting job of each queue has waited (None: none waits)."""
+    oldest = backend.oldest_waiting(queues)
+    return {
+        name: None if since is None else max(now - since, 0.0) for name, since in oldest.items()
+    }
+
+
+def error_signature(error: dict[str, Any] | None) -> str:
+    """`Type: message` with ids and numbers replaced, cut to SIGNATURE_CHARS."""
+    if not error:
+        return "unknown error"
+    message = _NUMBER.sub("<n>", _ID_LIKE.sub("<id>", str(error.get("message") or "")))
+    return f"{error.get('type') or 'Error'}: {message}"[:SIGNATURE_CHARS]
+
+
+def failure_groups(backend: Backend, config: Config) -> list[dict[str, Any]]:
+    """The newest FAILURE_SCAN dead letters grouped by queue, job name and error signature,
+    largest group first: `{key, queue, job, signature, count, first_seen, last_seen}`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for record in _newest_failed(backend):
+        signature = mask_text(error_signature(record["error"]))
+        key = f"{record['queue']}|{record['job']}|{signature}"
+        group = groups.setdefault(
+            key,
+            {
+                "key": key,
+                "queue": record["queue"],
+                "job": record["job"],
+                "signature": signature,
+                "count": 0,
+                "first_seen": record["finished_at"],
+                "last_seen": record["finished_at"],
+            },
+        )
+        group["count"] += 1
+        group["first_seen"] = min(group["first_seen"] or 0, record["finished_at"] or 0)
+        group["last_seen"] = max(group["last_seen"] or 0, record["finished_at"] or 0)
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["key"]))
+
+
+def act_on_failure_group(
+    backend: Backend, registry: JobRegistry, action: str, group: dict[str, Any]
+) -> dict[str, int]:
+    """Retry or delete every job of a failure group (as `failure_groups` made it); returns
+    `{done, skipped}`: skipped jobs changed state meanwhile (retried, deleted, purged)."""
+    if action not in ("retry", "delete"):
+        raise BadInput(f"unknown action '{action}' on a failure group; use retry or delete.")
+    members = [
+        record
+        for record in _newest_failed(backend, group["queue"])
+        if record["job"] == group["job"]
+        and mask_text(error_signature(record["error"])) == group["signature"]
+    ]
+    done = 0
+    for record in members:
+        if action == "retry":
+            done += backend.requeue(record["id"], _fresh_message(record, registry))
+        else:
+            done += backend.delete(record["id"])
+    events.audit(
+        backend,
+        f"failures.{action}",
+        queue=group["queue"],
+        job=group["job"],
+        signature=group["signature"],
+        done=done,
+    )
+    return {"done": done, "skipped": len(members) - done}
+
+
+def _newest_failed(backend: Backend, queue: str | None = None) -> Iterator[dict[str, Any]]:
+    """Up to FAILURE_SCAN failed records, newest first, a page at a time."""
+    cursor, seen = None, 0
+    while seen < FAILURE_SCAN:
+        page = backend.list_jobs(queue=queue, state="failed", limit=500, cursor=cursor)
+        yield from page.jobs[: FAILURE_SCAN - seen]
+        seen += len(page.jobs)
+        if (cursor := page.next_cursor) is None:
+            return

@@ -210,6 +210,31 @@ def recent_counts(backend: Backend, queue: str, minutes: int) -> dict[str, int]:
     return _counts(_sum(batch.values()))
 
 
+def recent_minutes(
+    backend: Backend, queues: list[str], minutes: int
+) -> dict[str, list[dict[str, int]]]:
+    """Per queue, counts by OUTCOMES of each of the last `minutes` minutes, oldest first."""
+    last = minute_now(backend.now())
+    first = last - minutes + 1
+    series = {}
+    for queue in queues:
+        per_minute: dict[int, MetricBucket] = {}
+        for (_, minute), bucket in backend.metrics.minutes(queue, first, last).items():
+            per_minute.setdefault(minute, MetricBucket()).merge(bucket)
+        series[queue] = [_counts(per_minute.get(m, MetricBucket())) for m in range(first, last + 1)]
+    return series
+
+
+def today_counts(backend: Backend, queues: list[str]) -> dict[str, int]:
+    """Counts by OUTCOMES of today (UTC) over `queues`."""
+    today = minute_now(backend.now()) // 1440
+    total = MetricBucket()
+    for queue in queues:
+        for bucket in backend.metrics.days(queue, today).values():
+            total.merge(bucket)
+    return _counts(total)
+
+
 def job_summaries(
     backend: Backend, queues: list[str], minutes: int = 60, job: str | None = None
 ) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from runtime.cli import alerts, jobs, observe, plugins, queues, run
+from runtime.cli import alerts, dashboard, jobs, observe, plugins, queues, run
 
 
 @click.group()
@@ -37,6 +37,7 @@ for command in (
     observe.events,
     observe.stats_command,
     observe.metrics_command,
+    dashboard.dashboard,
 ):
     cli.add_command(command)
 

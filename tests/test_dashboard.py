@@ -1,0 +1,280 @@
+"""The dashboard driven with Pilot (`App.run_test`) against a real SQLite file and a real
+redis-server: screens show what the backend holds, controls change it (audited), the
+read-only dashboard refuses, and an outage shows `disconnected` and recovers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.backends.base.storage import Backend
+from runtime.config import Config, load_config
+from runtime.producer import Runtime
+from tests.helpers import write_config
+from tests.redis_server import RedisServer
+from tui.app import DashboardApp
+from tui.data import DashboardData
+from tui.screens.confirm import Confirm
+from tui.screens.job_detail import JobDetail
+from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.status_header import StatusHeader
+
+SIZE = (120, 40)
+
+
+def dashboard_config(tmp_path: Path, url: str) -> Config:
+    return load_config(write_config(tmp_path, url))
+
+
+def app_for(config: Config, read_only: bool = False) -> DashboardApp:
+    return DashboardApp(DashboardData(config, read_only=read_only), refresh_seconds=0.2)
+
+
+async def until(check: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
+    """Let the app run until `check()` is truthy (reads happen in worker threads)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def table(app: DashboardApp) -> KeyedTable:
+    return app.screen.query_one(KeyedTable)
+
+
+def rows(app: DashboardApp) -> dict[str, tuple[Any, ...]]:
+    return dict(table(app)._rows)
+
+
+def failed_job(rt: Runtime, text: str, message: str) -> str:
+    """A job of testjobs.append dead-lettered with `message`."""
+    job_id = rt.enqueue("testjobs.append", {"path": "/dev/null", "text": text})
+    backend: Backend = rt.backend
+    claim = backend.claim("default", 30, timeout=1)
+    assert claim is not None and claim.job_id == job_id
+    backend.fail(
+        job_id, claim.token, {"type": "ReportError", "message": message, "traceback": None}
+    )
+    return job_id
+
+
+def state(rt: Runtime, job_id: str) -> str | None:
+    return (rt.job(job_id) or {}).get("state")
+
+
+async def run(app: DashboardApp, scenario: Callable[[Any], Awaitable[None]]) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        await scenario(pilot)
+
+
+# -- queues (home) ---------------------------------------------------------------------------
+def test_the_home_screen_lists_queues_and_updates_rows_in_place(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 3)
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await until(lambda: "default" in rows(app), "the default queue row")
+        assert rows(app)["default"][2] == "3"  # waiting
+        row_key = table(app).get_row_index("default")
+        rt.enqueue("testjobs.append", {"path": "/dev/null", "text": "y"}, queue="other")
+        await until(
+            lambda: rows(app).get("default", ("",) * 3)[2] == "3" and "other" in rows(app), "other"
+        )
+        assert table(app).get_row_index("default") == row_key  # the row stayed where it was
+        header = app.screen.query_one(StatusHeader)
+        assert "connected" in str(header.render())
+
+    asyncio.run(run(app, scenario))
+
+
+def test_p_pauses_and_resumes_the_selected_queue_after_confirmation(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await until(lambda: "default" in rows(app), "the default queue row")
+        await pilot.press("p")
+        await until(lambda: isinstance(app.screen, Confirm), "the confirmation")
+        await pilot.press("n")  # refused: nothing changes
+        await pilot.pause(0.3)
+        assert rt.backend.paused_queues() == set()
+        await pilot.press("p", "enter")
+        await until(lambda: rt.backend.paused_queues() == {"default"}, "the pause")
+        await until(lambda: rows(app)["default"][0] == "⏸", "the paused mark")
+        await pilot.press("p", "y")
+        await until(lambda: rt.backend.paused_queues() == set(), "the resume")
+
+    asyncio.run(run(app, scenario))
+    actions = [e.get("action") for e in rt.backend.events.read(limit=100)]
+    assert actions.count("queue.pause") == 1 and actions.count("queue.resume") == 1
+
+
+# -- jobs and job detail ---------------------------------------------------------------------
+def test_jobs_screen_pages_a_state_and_the_detail_retries_a_failed_job(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    dead = [failed_job(rt, str(n), f"order {n} failed") for n in range(3)]
+    rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": str(n)} for n in range(60)])
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("2")
+        await until(lambda: len(rows(app)) == 50, "a first page of 50 waiting jobs")
+        await pilot.press("l")
+        await until(lambda: len(rows(app)) == 10, "the second page")
+        await pilot.press("h")
+        await until(lambda: len(rows(app)) == 50, "the first page again")
+        app.screen.query_one("#states").active = "failed"  # type: ignore[attr-defined]
+        await until(lambda: set(rows(app)) == set(dead), "the failed jobs")
+        table(app).move_cursor(row=table(app).get_row_index(dead[0]))
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetail), "the job detail")
+        await pilot.press("r", "enter")
+        await until(lambda: state(rt, dead[0]) == "waiting", "the retry")
+
+    asyncio.run(run(app, scenario))
+    retried = [e for e in rt.backend.events.read(limit=200) if e.get("action") == "job.retry"]
+    assert [e["job_id"] for e in retried] == [dead[0]]
+
+
+def test_the_detail_cancels_and_deletes_a_waiting_job(tmp_path: Path, backend_url: str) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    first, second = (rt.enqueue("testjobs.append", {"path": "/dev/null", "text": t}) for t in "ab")
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("2")
+        await until(lambda: set(rows(app)) == {first, second}, "both jobs")
+        table(app).move_cursor(row=table(app).get_row_index(first))
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetail), "the detail")
+        await pilot.press("c", "enter")
+        await until(lambda: state(rt, first) == "canceled", "the cancel")
+        await pilot.press("escape")
+        table(app).move_cursor(row=table(app).get_row_index(second))
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetail), "the detail")
+        await pilot.press("d", "enter")
+        await until(lambda: rt.job(second) is None, "the delete")
+
+    asyncio.run(run(app, scenario))
+
+
+def test_a_bad_filter_says_why_and_id_jumps_to_the_job(tmp_path: Path, backend_url: str) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    ids = rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 3)
+    app = app_for(config)
+    shown: list[str] = []
+
+    async def scenario(pilot: Any) -> None:
+        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
+        await pilot.press("2")
+        await until(lambda: len(rows(app)) == 3, "the jobs")
+        await pilot.press("slash")
+        await pilot.press(*"color:red", "enter")
+        await until(lambda: shown, "the refusal")
+        assert shown == ["unknown qualifier 'color:'; use job:, id:."]
+        app.screen.query_one("#filter").value = f"id:{ids[1]}"  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await until(lambda: set(rows(app)) == {ids[1]}, "the one job")
+
+    asyncio.run(run(app, scenario))
+
+
+# -- failures --------------------------------------------------------------------------------
+def test_failures_are_grouped_by_signature_and_a_group_retried_at_once(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    timeouts = [failed_job(rt, str(n), f"order {n} timed out after {n * 3} s") for n in range(4)]
+    other = failed_job(rt, "x", "printer on fire")
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("3")
+        await until(lambda: len(rows(app)) == 2, "two groups")
+        first, second = rows(app).values()
+        assert first[0] == "4" and first[3] == "ReportError: order <n> timed out after <n> s"
+        assert second[0] == "1" and second[3] == "ReportError: printer on fire"
+        await pilot.press("r", "enter")
+        await until(lambda: all(state(rt, i) == "waiting" for i in timeouts), "the group retry")
+        await until(lambda: len(rows(app)) == 1, "one group left")
+
+    asyncio.run(run(app, scenario))
+    assert state(rt, other) == "failed"
+
+
+# -- read-only -------------------------------------------------------------------------------
+def test_a_read_only_dashboard_refuses_every_action(tmp_path: Path, backend_url: str) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    dead = failed_job(rt, "1", "boom")
+    app = app_for(config, read_only=True)
+    shown: list[str] = []
+
+    async def scenario(pilot: Any) -> None:
+        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
+        await until(lambda: "default" in rows(app), "the queue")
+        await pilot.press("p")
+        await pilot.press("3")
+        await until(lambda: len(rows(app)) == 1, "the failure group")
+        await pilot.press("r")
+        await pilot.press("2")
+        app.screen.query_one("#states").active = "failed"  # type: ignore[attr-defined]
+        await until(lambda: set(rows(app)) == {dead}, "the failed job")
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, JobDetail), "the detail")
+        await pilot.press("r", "d")
+        assert not isinstance(app.screen, Confirm)
+
+    asyncio.run(run(app, scenario))
+    assert shown == ["this dashboard is read-only."] * 4
+    assert state(rt, dead) == "failed" and rt.backend.paused_queues() == set()
+    assert [e for e in rt.backend.events.read(limit=100) if e.get("actor")] == []
+
+
+# -- disconnected ----------------------------------------------------------------------------
+@pytest.mark.redis
+def test_a_stopped_redis_shows_disconnected_and_the_dashboard_recovers(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    try:
+        config = dashboard_config(tmp_path, server.url)
+        Runtime(config=config).enqueue("testjobs.append", {"path": "/dev/null", "text": "x"})
+        app = app_for(config)
+
+        def header() -> str:
+            return str(app.screen.query_one(StatusHeader).render())
+
+        async def scenario(pilot: Any) -> None:
+            await until(lambda: "default" in rows(app), "the queue")
+            server.stop()
+            await until(lambda: "disconnected" in header(), "the disconnected state")
+            assert rows(app)["default"][2] == "1"  # the last data stays on screen
+            assert app.screen.has_class("stale")
+            server.start()
+            await until(lambda: "disconnected" not in header(), "the recovery", timeout=15)
+            assert not app.screen.has_class("stale")
+
+        asyncio.run(run(app, scenario))
+    finally:
+        server.stop()

@@ -1,0 +1,127 @@
+"""The dashboard's one door to the runtime: every read and action through runtime.control.
+
+Screens call these methods from worker threads (never the UI thread: each may wait on
+the network). A backend that cannot be reached raises `Disconnected` with one sentence;
+a refused action (`BadInput`: the job changed state meanwhile, a read-only dashboard...)
+raises `Refused`. Nothing else below runtime.control is imported by tui/.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from runtime import control
+from runtime.config import Config
+from runtime.errors import BadInput, RuntimeJobError
+
+STATE_TABS = ("waiting", "active", "delayed", "retrying", "failed", "completed", "canceled")
+PAGE = 50  # jobs per page of the jobs screen
+
+
+class Disconnected(Exception):
+    """The backend is unreachable; the text says which and why."""
+
+
+class Refused(Exception):
+    """An action was not done; the text says why (one sentence)."""
+
+
+class DashboardData:
+    """The backend of one dashboard, opened on first use and again after an outage."""
+
+    def __init__(self, config: Config, *, read_only: bool = False) -> None:
+        self.config = config
+        self.read_only = read_only
+        self._backend: Any = None
+        self._plugins: Any = None
+        self._lock = threading.Lock()  # one (re)connection at a time
+
+    @property
+    def display_url(self) -> str:
+        return control.display_url(self.config)
+
+    # -- plumbing --------------------------------------------------------------------
+    def _call(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
+        """`operation(backend, *args)`, outages as Disconnected, refusals as Refused."""
+        try:
+            return operation(self._connected(), *args, **kwargs)
+        except BadInput as exc:
+            raise Refused(str(exc)) from None
+        except control.outage_errors() as exc:
+            self._drop()
+            raise Disconnected(_sentence(exc)) from None
+        except RuntimeJobError as exc:
+            raise Refused(str(exc)) from None
+
+    def _act(self, operation: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.read_only:
+            raise Refused("this dashboard is read-only; no action is possible.")
+        return self._call(operation, *args, **kwargs)
+
+    def _connected(self) -> Any:
+        with self._lock:
+            if self._backend is None:
+                self._backend = control.connect(self.config)
+            return self._backend
+
+    def _drop(self) -> None:
+        with self._lock:
+            if self._backend is not None:
+                control.disconnect(self._backend)
+            self._backend = None
+
+    def plugins(self) -> Any:
+        if self._plugins is None:
+            self._plugins = control.load_plugins(self.config)
+        return self._plugins
+
+    def close(self) -> None:
+        self._drop()
+
+    # -- reads -----------------------------------------------------------------------
+    def home(self) -> dict[str, Any]:
+        return self._call(control.dashboard_home, self.config)
+
+    def jobs(
+        self, queue: str | None, state: str | None, cursor: str | None, job: str | None = None
+    ) -> dict[str, Any]:
+        return self._call(control.list_jobs, queue, state, job, PAGE, cursor)
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        return self._call(control.show_job, job_id)
+
+    def failures(self) -> list[dict[str, Any]]:
+        return self._call(control.failure_groups, self.config)
+
+    def events(self, after: str | None, **filters: Any) -> tuple[list[dict[str, Any]], Any]:
+        return self._call(control.read_events, after=after, limit=200, **filters)
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return self._call(control.list_alerts, True)
+
+    # -- actions ---------------------------------------------------------------------
+    def pause(self, queue: str, paused: bool) -> dict[str, Any]:
+        operation = control.pause_queue if paused else control.resume_queue
+        return self._act(operation, self.config, queue)
+
+    def retry(self, job_id: str) -> dict[str, Any]:
+        return self._act(control.retry_job, self.plugins().registry, job_id)
+
+    def cancel(self, job_id: str) -> dict[str, Any]:
+        return self._act(control.cancel_job, job_id)
+
+    def delete(self, job_id: str) -> None:
+        self._act(control.delete_job, job_id)
+
+    def ack(self, alert_id: str) -> dict[str, Any]:
+        return self._act(control.ack_alert, alert_id)
+
+    def act_on_group(self, action: str, group: dict[str, Any]) -> dict[str, int]:
+        """`retry` or `delete` every job of a failure group; returns the report."""
+        return self._act(control.act_on_failure_group, self.plugins().registry, action, group)
+
+
+def _sentence(exc: BaseException) -> str:
+    text = str(exc).rstrip(".") or type(exc).__name__
+    return f"{text}."

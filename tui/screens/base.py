@@ -1,0 +1,100 @@
+"""What every dashboard screen shares: the header, a periodic read in a worker thread, and
+showing the outcome (new data, or the `disconnected` state with the last data kept)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from tui.data import Disconnected, Refused
+from tui.widgets.status_header import StatusHeader
+
+if TYPE_CHECKING:
+    from tui.app import DashboardApp
+
+
+class PolledScreen(Screen[None]):
+    """A screen that reads its data every refresh while it is the one shown.
+
+    `fetch` runs in a thread (it may wait on the network) as an exclusive worker, so a
+    slow backend never stacks reads; `show` then runs on the UI thread. An outage keeps
+    the last data on screen, dimmed, until a read succeeds again. The app reads the home
+    snapshot (header, queues, alerts) itself and calls `home_changed` on the screen shown;
+    a screen with nothing else to read leaves `fetch` as it is."""
+
+    own_data = True  # False: the screen shows the app's home snapshot only
+
+    @property
+    def dashboard(self) -> DashboardApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(id="status")
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.set_interval(self.dashboard.refresh_seconds, self.poll)
+
+    def on_screen_resume(self) -> None:
+        self.query_one(StatusHeader).show(*self.dashboard.header_state())
+        self.poll()
+
+    def poll(self) -> None:
+        """Read again unless another screen or a modal is in front of this one."""
+        if self.own_data and self.app.screen is self:
+            self._read()
+
+    def home_changed(self) -> None:
+        """The app's home snapshot or connection state changed."""
+        self.query_one(StatusHeader).show(*self.dashboard.header_state())
+        self.set_class(self.dashboard.error is not None, "stale")
+
+    @work(thread=True, exclusive=True, group="read", exit_on_error=False)
+    def _read(self) -> None:
+        try:
+            data = self.fetch()
+        except Disconnected as exc:
+            self.app.call_from_thread(self._disconnected, str(exc))
+            return
+        except Refused as exc:  # e.g. a filter naming a job that does not exist
+            self.app.call_from_thread(self.app.notify, str(exc), severity="warning")
+            return
+        self.app.call_from_thread(self._received, data)
+
+    def _received(self, data: Any) -> None:
+        self.show(data)
+        self.dashboard.connection_changed(None)
+
+    def _disconnected(self, error: str) -> None:
+        self.dashboard.connection_changed(error)
+
+    def fetch(self) -> Any:
+        """Read this screen's data (in a worker thread)."""
+        raise NotImplementedError
+
+    def show(self, data: Any) -> None:
+        """Put `data` on screen (UI thread)."""
+        raise NotImplementedError
+
+    # -- actions ---------------------------------------------------------------------
+    def perform(self, what: str, operation: Any, *args: Any) -> None:
+        """Run a control action in a worker thread; say how it went in a toast."""
+        self._act(what, operation, args)
+
+    @work(thread=True, group="act", exit_on_error=False)
+    def _act(self, what: str, operation: Any, args: tuple[Any, ...]) -> None:
+        try:
+            operation(*args)
+        except (Refused, Disconnected) as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), title=what, severity="error")
+            return
+        self.app.call_from_thread(self.app.notify, "done", title=what)
+        self.app.call_from_thread(self.poll)

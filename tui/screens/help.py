@@ -1,0 +1,37 @@
+"""`?`: the keys of every screen."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = """\
+1..6 / tab    screens: Queues, Jobs, Failures, Workers, Alerts, Events
+j/k, arrows   move          enter   open          escape   back
+/             filter (jobs: job:NAME id:PREFIX payload.FIELD:VALUE error:TEXT)
+p             pause or resume the selected queue
+r / c / d     retry / cancel / delete the selected job (or failure group)
+a             acknowledge the selected alert
+q             quit          ?       this help
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+
+    def __init__(self, read_only: bool) -> None:
+        super().__init__()
+        self.read_only = read_only
+
+    def compose(self) -> ComposeResult:
+        note = "\nread-only: no action is offered.\n" if self.read_only else ""
+        with Vertical(classes="dialog"):
+            yield Static(KEYS + note)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

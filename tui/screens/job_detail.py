@@ -1,0 +1,148 @@
+"""A job's detail (`enter` on a job): the masked payload, attempts, progress, result and
+error with its traceback; `r` retry, `c` cancel (running jobs too), `d` delete."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Footer, ProgressBar, Static
+
+from tui.data import DashboardData, Disconnected, Refused
+from tui.screens.confirm import Confirm
+from tui.widgets.format import age, when
+
+
+class JobDetail(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Back"),
+        Binding("r", "act('retry')", "Retry"),
+        Binding("c", "act('cancel')", "Cancel"),
+        Binding("d", "act('delete')", "Delete"),
+    ]
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.record: dict[str, Any] | None = None
+
+    @property
+    def data(self) -> DashboardData:
+        return self.app.data  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="detail"):
+            yield Static(f"job {self.job_id}", id="title")
+            yield Static(id="summary")
+            yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield Static(id="payload")
+            yield Static(id="outcome")
+            yield Static(id="command")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#progress", ProgressBar).display = False
+        self.set_interval(self.app.refresh_seconds, self.load)  # type: ignore[attr-defined]
+        self.load()
+
+    @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
+    def load(self) -> None:
+        try:
+            record = self.data.job(self.job_id)
+        except (Disconnected, Refused) as exc:
+            self.app.call_from_thread(self._unavailable, str(exc))
+            return
+        self.app.call_from_thread(self._show, record)
+
+    def _unavailable(self, why: str) -> None:
+        self.query_one("#summary", Static).update(f"[red]{why}[/]")
+
+    def _show(self, record: dict[str, Any]) -> None:
+        self.record = record
+        self.query_one("#summary", Static).update(_summary(record))
+        self._show_progress(record.get("progress"), record["state"])
+        payload = json.dumps(record["payload"], indent=2, ensure_ascii=False)
+        self.query_one("#payload", Static).update(f"[b]payload[/]\n{_escape(payload)}")
+        self.query_one("#outcome", Static).update(_outcome(record))
+        command = (
+            f"runtime enqueue {record['job']} --queue {record['queue']} --payload "
+            + shlex.quote(json.dumps(record["payload"]))
+        )
+        self.query_one("#command", Static).update(f"[b]as a command[/]\n{_escape(command)}")
+
+    def _show_progress(self, progress: dict[str, Any] | None, state: str) -> None:
+        bar = self.query_one("#progress", ProgressBar)
+        bar.display = progress is not None and state == "active"
+        if progress is not None:
+            bar.update(progress=float(progress.get("percent") or 0))
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_act(self, action: str) -> None:
+        if self.data.read_only:
+            self.app.notify("this dashboard is read-only.", severity="warning")
+            return
+        operation = {
+            "retry": self.data.retry,
+            "cancel": self.data.cancel,
+            "delete": self.data.delete,
+        }
+        title = f"{action} job {self.job_id[:12]}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run(title, operation[action])
+
+        self.app.push_screen(Confirm(f"{action.capitalize()} job {self.job_id}?"), answered)
+
+    @work(thread=True, group="detail-act", exit_on_error=False)
+    def _run(self, title: str, operation: Any) -> None:
+        try:
+            operation(self.job_id)
+        except (Refused, Disconnected) as exc:
+            self.app.call_from_thread(self.app.notify, str(exc), title=title, severity="error")
+            return
+        self.app.call_from_thread(self.app.notify, "done", title=title)
+        self.app.call_from_thread(self.load)
+
+
+def _summary(record: dict[str, Any]) -> str:
+    lines = [
+        f"[b]{record['job']}[/] on {record['queue']}: [b]{record['state']}[/], "
+        f"attempt {record['attempts']}, priority {record['priority']}",
+        f"enqueued {when(record['enqueued_at'])}   started {when(record['started_at'])}   "
+        f"finished {when(record['finished_at'])}",
+    ]
+    if record.get("eta") and record["state"] in ("delayed", "retrying"):
+        lines.append(f"due {when(record['eta'])}")
+    if record.get("worker"):
+        lines.append(f"worker {record['worker']}")
+    progress = record.get("progress")
+    if progress is not None:
+        stage = f" ({progress['stage']})" if progress.get("stage") else ""
+        lines.append(
+            f"progress {progress.get('percent', 0):.0f}%{stage}  eta {age(progress.get('eta'))}"
+        )
+    return "\n".join(_escape(line) if i > 0 else line for i, line in enumerate(lines))
+
+
+def _outcome(record: dict[str, Any]) -> str:
+    error = record.get("error")
+    if error:
+        trace = error.get("traceback") or ""
+        return _escape(f"error {error['type']}: {error['message']}\n{trace}")
+    if record.get("result") is not None:
+        return _escape(f"result {json.dumps(record['result'], ensure_ascii=False)}")
+    return ""
+
+
+def _escape(text: str) -> str:
+    """Text shown as is: Rich markup in a payload or traceback must not be interpreted."""
+    return text.replace("[", r"\[")
