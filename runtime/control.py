@@ -526,3 +526,20 @@ def _newest_failed(backend: Backend, queue: str | None = None) -> Iterator[dict[
         seen += len(page.jobs)
         if (cursor := page.next_cursor) is None:
             return
+
+
+def cron_jobs(backend: Backend, registry: JobRegistry) -> list[dict[str, Any]]:
+    """Each registered cron job with its schedule and queue, and its last fired tick and
+    the daemon that fired it (None when it never ran on this backend)."""
+    last = {run["job"]: run for run in cron.last_runs(backend.result_items())}
+    return [
+        {
+            "job": spec.name,
+            "cron": spec.cron,
+            "queue": spec.queue,
+            "last_tick": last.get(spec.name, {}).get("tick"),
+            "by": last.get(spec.name, {}).get("by"),
+        }
+        for spec in sorted(registry, key=lambda s: s.name)
+        if spec.cron
+    ]

@@ -278,3 +278,36 @@ def test_a_stopped_redis_shows_disconnected_and_the_dashboard_recovers(tmp_path:
         asyncio.run(run(app, scenario))
     finally:
         server.stop()
+
+
+# -- metrics, plugins & cron, workers, alerts, events -------------------------------------------
+def test_metrics_plugins_and_cron_screens_show_what_the_backend_holds(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    failed_job(rt, "1", "boom")
+    rt.backend.metrics.add("default", {("testjobs.append", int(rt.backend.now() // 60)): _bucket()})
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("7")
+        await until(lambda: "testjobs.append" in rows(app), "the per-job metrics row")
+        assert rows(app)["testjobs.append"][1:3] == ("2", "1")  # completed, failed
+        await pilot.press("8")
+        plugins = app.screen.query_one("#plugins", KeyedTable)
+        await until(lambda: plugins.row_count, "the plugins")
+        assert any("testjobs.append" in str(cells[2]) for cells in plugins._rows.values())
+        await pilot.press("6")
+        await until(lambda: any(cells[1] == "failed" for cells in rows(app).values()), "events")
+
+    asyncio.run(run(app, scenario))
+
+
+def _bucket() -> Any:
+    from runtime.backends.base.metrics import OUTCOMES, MetricBucket
+
+    bucket = MetricBucket()
+    bucket.counts[OUTCOMES.index("completed")] = 2
+    bucket.counts[OUTCOMES.index("failed")] = 1
+    return bucket

@@ -18,6 +18,8 @@ from tui.screens.events import EventsScreen
 from tui.screens.failures import FailuresScreen
 from tui.screens.help import HelpScreen
 from tui.screens.jobs import JobsScreen
+from tui.screens.metrics import MetricsScreen
+from tui.screens.plugins import PluginsScreen
 from tui.screens.queues import QueuesScreen
 from tui.screens.workers import WorkersScreen
 
@@ -29,6 +31,8 @@ SCREENS_BY_KEY = {
     "4": ("workers", "Workers"),
     "5": ("alerts", "Alerts"),
     "6": ("events", "Events"),
+    "7": ("metrics", "Metrics"),
+    "8": ("plugins", "Plugins & cron"),
 }
 
 
@@ -42,6 +46,8 @@ class DashboardApp(App[None]):
         "workers": WorkersScreen,
         "alerts": AlertsScreen,
         "events": EventsScreen,
+        "metrics": MetricsScreen,
+        "plugins": PluginsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),

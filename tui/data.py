@@ -100,6 +100,15 @@ class DashboardData:
     def alerts(self) -> list[dict[str, Any]]:
         return self._call(control.list_alerts, True)
 
+    def stats(self, queue: str | None) -> dict[str, Any]:
+        return self._call(control.queue_stats, self.config, queue)
+
+    def plugins_and_cron(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The plugins loaded here (this process's view) and the cron jobs' last runs."""
+        plugins = self.plugins()
+        infos = [info.as_dict() for info in plugins.infos]
+        return infos, self._call(control.cron_jobs, plugins.registry)
+
     # -- actions ---------------------------------------------------------------------
     def pause(self, queue: str, paused: bool) -> dict[str, Any]:
         operation = control.pause_queue if paused else control.resume_queue

@@ -11,7 +11,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = """\
-1..6 / tab    screens: Queues, Jobs, Failures, Workers, Alerts, Events
+1..8 / tab    screens: Queues, Jobs, Failures, Workers, Alerts, Events, Metrics,
+              Plugins & cron
 j/k, arrows   move          enter   open          escape   back
 /             filter (jobs: job:NAME id:PREFIX payload.FIELD:VALUE error:TEXT)
 p             pause or resume the selected queue
