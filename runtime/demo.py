@@ -2,7 +2,9 @@
 
 It starts `runtime start` as a real subprocess, enqueues a mix of diagnostics jobs (echo,
 progress, sleep, a flaky one that retries, a hopeless one that is dead-lettered), prints
-the queue counts as they change, then drains the daemon with SIGTERM and sums up.
+the queue counts as they change, then drains the daemon with SIGTERM and sums up. In a
+terminal it opens the dashboard on that traffic instead of printing counts; `q` quits it,
+and the daemon is drained as when the traffic ends.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -35,6 +38,8 @@ def run_demo(config: Config, config_path: str | None, seconds: float, rate: floa
     runtime = Runtime(config=config)
     if "diagnostics.echo" not in runtime.registry:
         raise BadInput("the demo needs the diagnostics plugin: pip install -e plugins/diagnostics.")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        return _demo_in_dashboard(runtime, config, config_path, seconds, rate)
     daemon = _start_daemon(config_path)
     try:
         sent = _send_traffic(runtime, config, seconds, rate)
@@ -46,23 +51,62 @@ def run_demo(config: Config, config_path: str | None, seconds: float, rate: floa
     return code
 
 
-def _start_daemon(config_path: str | None) -> subprocess.Popen[bytes]:
+def _demo_in_dashboard(
+    runtime: Runtime, config: Config, config_path: str | None, seconds: float, rate: float
+) -> int:
+    """The daemon (its log in var/demo-daemon.log: the dashboard owns the terminal) and the
+    traffic in a thread, the dashboard in front until `q`."""
+    from tui.app import DashboardApp
+    from tui.data import DashboardData
+
+    log_path = config.base_dir / "var" / "demo-daemon.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+    sent: list[int] = []
+    with log_path.open("ab") as log:
+        daemon = _start_daemon(config_path, log)
+        traffic = threading.Thread(
+            target=lambda: sent.append(_send_traffic(runtime, config, seconds, rate, stop)),
+            daemon=True,
+        )
+        traffic.start()
+        try:
+            DashboardApp(DashboardData(config)).run()
+        finally:
+            stop.set()
+            traffic.join(timeout=5)
+            daemon.send_signal(signal.SIGTERM)
+            code = daemon.wait(timeout=config.runtime.drain_timeout + 15)
+    _summary(runtime, config, sum(sent))
+    click.echo(f"the daemon's log: {log_path}")
+    return code
+
+
+def _start_daemon(config_path: str | None, log: Any = None) -> subprocess.Popen[bytes]:
     cmd = [sys.executable, "-m", "runtime", "start"]
     if config_path:
         cmd += ["-c", config_path]
-    return subprocess.Popen(cmd)
+    return subprocess.Popen(cmd, stdout=log, stderr=log)
 
 
-def _send_traffic(runtime: Runtime, config: Config, seconds: float, rate: float) -> int:
+def _send_traffic(
+    runtime: Runtime,
+    config: Config,
+    seconds: float,
+    rate: float,
+    stop: threading.Event | None = None,
+) -> int:
+    """Enqueue the MIX at `rate` for `seconds` (or until `stop`); with no `stop` (no
+    dashboard in front), print the counts every 2 s."""
     names, payloads, weights = zip(*[((n, p), p, w) for n, p, w in MIX], strict=True)
     deadline = time.monotonic() + seconds
     next_report = time.monotonic()
     sent = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stop is not None and stop.is_set()):
         ((name, payload),) = random.choices(names, weights=weights)
         runtime.enqueue(name, payload)
         sent += 1
-        if time.monotonic() >= next_report:
+        if stop is None and time.monotonic() >= next_report:
             _report(runtime, config, sent)
             next_report += 2
         time.sleep(1 / rate)
