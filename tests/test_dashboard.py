@@ -18,6 +18,7 @@ from tests.helpers import write_config
 from tests.redis_server import RedisServer
 from tui.app import DashboardApp
 from tui.data import DashboardData
+from tui.screens.bulk import BulkRun
 from tui.screens.confirm import Confirm
 from tui.screens.job_detail import JobDetail
 from tui.widgets.keyed_table import KeyedTable
@@ -311,3 +312,32 @@ def _bucket() -> Any:
     bucket.counts[OUTCOMES.index("completed")] = 2
     bucket.counts[OUTCOMES.index("failed")] = 1
     return bucket
+
+
+def test_x_selects_jobs_and_a_bulk_delete_reports_what_it_did(
+    tmp_path: Path, backend_url: str
+) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    ids = rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 4)
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("2")
+        await until(lambda: len(rows(app)) == 4, "the jobs")
+        table(app).focus()
+        table(app).move_cursor(row=0)
+        first, second = list(rows(app))[:2]
+        await pilot.press("x", "x")  # selects the row under the cursor, then the next
+        await until(lambda: rows(app)[first][0].startswith("●"), "the selection mark")
+        rt.backend.delete(second)  # gone meanwhile: the bulk action skips it
+        await pilot.press("d", "enter")
+        bulk = await until(lambda: isinstance(app.screen, BulkRun) and app.screen, "the run")
+        await until(lambda: bulk.finished, "the end of the run")
+        assert (bulk.last.done, bulk.last.skipped, bulk.last.failed) == (1, 1, 0)
+        assert "1 done, 1 skipped, 0 failed" in str(bulk.query_one("#bulk-counts").render())
+        await pilot.press("enter")
+        await until(lambda: len(rows(app)) == 2, "the two jobs left")
+
+    asyncio.run(run(app, scenario))
+    assert sum(rt.job(i) is not None for i in ids) == 2

@@ -9,6 +9,8 @@ raises `Refused`. Nothing else below runtime.control is imported by tui/.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 from runtime import control
@@ -25,6 +27,22 @@ class Disconnected(Exception):
 
 class Refused(Exception):
     """An action was not done; the text says why (one sentence)."""
+
+
+@dataclass
+class BulkProgress:
+    """How far a bulk action got: jobs looked at, done, skipped (changed state meanwhile,
+    or not in a state the action applies to) and failed (with the last reason)."""
+
+    seen: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    reason: str = ""
+
+    def text(self) -> str:
+        why = f" (last: {self.reason})" if self.reason else ""
+        return f"{self.done:,} done, {self.skipped:,} skipped, {self.failed:,} failed{why}"
 
 
 class DashboardData:
@@ -125,6 +143,28 @@ class DashboardData:
 
     def ack(self, alert_id: str) -> dict[str, Any]:
         return self._act(control.ack_alert, alert_id)
+
+    def each(
+        self, action: str, job_ids: list[str], stop: threading.Event
+    ) -> Iterator[BulkProgress]:
+        """`action` (retry, cancel, delete) on each job, one at a time, until `stop`; yields
+        the progress after each. A job the action does not apply to any more is skipped;
+        an outage ends the run (Disconnected) after what was done."""
+        if self.read_only:
+            raise Refused("this dashboard is read-only; no action is possible.")
+        operation = {"retry": self.retry, "cancel": self.cancel, "delete": self.delete}[action]
+        progress = BulkProgress()
+        for job_id in job_ids:
+            if stop.is_set():
+                return
+            try:
+                operation(job_id)
+                progress = replace(progress, seen=progress.seen + 1, done=progress.done + 1)
+            except Refused as exc:
+                progress = replace(
+                    progress, seen=progress.seen + 1, skipped=progress.skipped + 1, reason=str(exc)
+                )
+            yield progress
 
     def act_on_group(self, action: str, group: dict[str, Any]) -> dict[str, int]:
         """`retry` or `delete` every job of a failure group; returns the report."""

@@ -12,6 +12,8 @@ from textual.widgets import Input, Static, Tab, Tabs
 from tui.data import STATE_TABS
 from tui.filters import BadFilter, JobFilter, parse_filter
 from tui.screens.base import PolledScreen
+from tui.screens.bulk import BulkRun
+from tui.screens.confirm import Confirm
 from tui.screens.job_detail import JobDetail
 from tui.widgets.format import when
 from tui.widgets.keyed_table import KeyedTable
@@ -28,6 +30,10 @@ class JobsScreen(PolledScreen):
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("x", "select", "Select"),
+        Binding("r", "bulk('retry')", "Retry"),
+        Binding("c", "bulk('cancel')", "Cancel"),
+        Binding("d", "bulk('delete')", "Delete"),
     ]
 
     def __init__(self) -> None:
@@ -37,6 +43,8 @@ class JobsScreen(PolledScreen):
         self.filter = JobFilter()
         self.cursors: list[str | None] = [None]  # the cursor of each page seen so far
         self.next_cursor: str | None = None
+        self.selected: set[str] = set()  # `x`: job ids picked for a bulk action
+        self.page_jobs: dict[str, dict[str, Any]] = {}
 
     def body(self) -> ComposeResult:
         yield Tabs(*(Tab(state, id=state) for state in STATE_TABS), id="states")
@@ -77,7 +85,13 @@ class JobsScreen(PolledScreen):
 
     def show(self, data: Any) -> None:
         self.next_cursor = data["next_cursor"]
-        self.query_one(KeyedTable).sync({job["id"]: _cells(job) for job in data["jobs"]})
+        self.page_jobs = {job["id"]: job for job in data["jobs"]}
+        self._draw()
+
+    def _draw(self) -> None:
+        self.query_one(KeyedTable).sync(
+            {job_id: _cells(job, job_id in self.selected) for job_id, job in self.page_jobs.items()}
+        )
 
     # -- keys ------------------------------------------------------------------------
     def action_page(self, step: int) -> None:
@@ -117,6 +131,40 @@ class JobsScreen(PolledScreen):
         if job_id is not None:
             self.app.push_screen(JobDetail(job_id))
 
+    def action_select(self) -> None:
+        job_id = self.query_one(KeyedTable).selected_key
+        if job_id is None:
+            return
+        self.selected ^= {job_id}
+        self._draw()
+        self.query_one(KeyedTable).action_cursor_down()
+
+    def action_bulk(self, action: str) -> None:
+        """`action` on the selected jobs (`x`), or on the job under the cursor."""
+        if self.dashboard.read_only:
+            self.app.notify("this dashboard is read-only.", severity="warning")
+            return
+        cursor = self.query_one(KeyedTable).selected_key
+        targets = sorted(self.selected) or ([cursor] if cursor else [])
+        if not targets:
+            return
+        title = f"{action} {len(targets):,} jobs"
+
+        def run(stop: Any) -> Any:
+            return self.dashboard.data.each(action, targets, stop)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.app.push_screen(
+                    BulkRun(title, len(targets), run), lambda _: self._after_bulk()
+                )
+
+        self.app.push_screen(Confirm(f"{action.capitalize()} {len(targets):,} jobs?"), answered)
+
+    def _after_bulk(self) -> None:
+        self.selected.clear()
+        self.poll()
+
     def action_cursor_down(self) -> None:
         self.query_one(KeyedTable).action_cursor_down()
 
@@ -124,9 +172,9 @@ class JobsScreen(PolledScreen):
         self.query_one(KeyedTable).action_cursor_up()
 
 
-def _cells(job: dict[str, Any]) -> tuple[Any, ...]:
+def _cells(job: dict[str, Any], selected: bool) -> tuple[Any, ...]:
     return (
-        job["id"][:12],
+        ("● " if selected else "  ") + job["id"][:12],
         job["job"],
         job["queue"],
         job["state"],
