@@ -14,19 +14,9 @@ from tui.screens.confirm import Confirm
 from tui.widgets.format import age, count, rate
 from tui.widgets.keyed_table import KeyedTable
 
-COLUMNS = (
-    "",
-    "queue",
-    "waiting",
-    "delayed",
-    "active",
-    "retrying",
-    "failed",
-    "done/min",
-    "latency",
-    "workers",
-    "last 60 min",
-)
+# Short headers: the table fits 80 columns (wait: waiting, delay: delayed, run: active,
+# lat: latency, the oldest waiting job's age; hour: the last 60 minutes' throughput).
+COLUMNS = ("", "queue", "wait", "delay", "run", "retry", "fail", "/min", "lat", "wkr", "hour")
 
 
 class QueuesScreen(PolledScreen):
@@ -122,10 +112,11 @@ BARS = " ▁▂▃▄▅▆▇█"
 
 
 def _spark(values: list[int]) -> str:
-    """A text sparkline (one cell per 4 minutes of the last hour) for a table cell."""
+    """A text sparkline (one cell per 7.5 minutes of the last hour) for a table cell."""
     if not values:
         return ""
-    buckets = [sum(values[i : i + 4]) for i in range(0, len(values), 4)]
+    step = max(len(values) // 8, 1)
+    buckets = [sum(values[i : i + step]) for i in range(0, len(values), step)]
     top = max(buckets) or 1
     return "".join(BARS[round(v / top * (len(BARS) - 1))] for v in buckets)
 
