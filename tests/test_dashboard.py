@@ -341,3 +341,23 @@ def test_x_selects_jobs_and_a_bulk_delete_reports_what_it_did(
 
     asyncio.run(run(app, scenario))
     assert sum(rt.job(i) is not None for i in ids) == 2
+
+
+def test_the_detail_shows_the_jobs_timeline(tmp_path: Path, backend_url: str) -> None:
+    config = dashboard_config(tmp_path, backend_url)
+    rt = Runtime(config=config)
+    dead = failed_job(rt, "1", "order 9 failed")
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("2")
+        app.screen.query_one("#states").active = "failed"  # type: ignore[attr-defined]
+        await until(lambda: set(rows(app)) == {dead}, "the failed job")
+        await pilot.press("enter")
+        detail = await until(lambda: isinstance(app.screen, JobDetail) and app.screen, "detail")
+        text = await until(lambda: str(detail.query_one("#timeline").render()), "the timeline")
+        lines = [line.split()[2:] for line in text.splitlines()[1:]]
+        assert [words[0] for words in lines] == ["enqueued", "started", "failed"]
+        assert lines[1][1:] == ["attempt", "1"] and "ReportError:" in lines[2]
+
+    asyncio.run(run(app, scenario))

@@ -109,6 +109,11 @@ class DashboardData:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call(control.show_job, job_id)
 
+    def timeline(self, job_id: str) -> list[dict[str, Any]]:
+        """The job's events, oldest first (among the newest events of the log)."""
+        events, _ = self._call(control.read_events, job_id=job_id, limit=100)
+        return list(events)
+
     def failures(self) -> list[dict[str, Any]]:
         return self._call(control.failure_groups, self.config)
 

@@ -41,6 +41,7 @@ class JobDetail(ModalScreen[None]):
             yield Static(f"job {self.job_id}", id="title")
             yield Static(id="summary")
             yield ProgressBar(total=100, show_eta=False, id="progress")
+            yield Static(id="timeline")
             yield Static(id="payload")
             yield Static(id="outcome")
             yield Static(id="command")
@@ -55,17 +56,19 @@ class JobDetail(ModalScreen[None]):
     def load(self) -> None:
         try:
             record = self.data.job(self.job_id)
+            timeline = self.data.timeline(self.job_id)
         except (Disconnected, Refused) as exc:
             self.app.call_from_thread(self._unavailable, str(exc))
             return
-        self.app.call_from_thread(self._show, record)
+        self.app.call_from_thread(self._show, record, timeline)
 
     def _unavailable(self, why: str) -> None:
         self.query_one("#summary", Static).update(f"[red]{why}[/]")
 
-    def _show(self, record: dict[str, Any]) -> None:
+    def _show(self, record: dict[str, Any], timeline: list[dict[str, Any]]) -> None:
         self.record = record
         self.query_one("#summary", Static).update(_summary(record))
+        self.query_one("#timeline", Static).update(_timeline(timeline))
         self._show_progress(record.get("progress"), record["state"])
         payload = json.dumps(record["payload"], indent=2, ensure_ascii=False)
         self.query_one("#payload", Static).update(f"[b]payload[/]\n{_escape(payload)}")
@@ -131,6 +134,21 @@ def _summary(record: dict[str, Any]) -> str:
             f"progress {progress.get('percent', 0):.0f}%{stage}  eta {age(progress.get('eta'))}"
         )
     return "\n".join(_escape(line) if i > 0 else line for i, line in enumerate(lines))
+
+
+def _timeline(events: list[dict[str, Any]]) -> str:
+    """One line per lifecycle event: time, what happened, the attempt or error, who."""
+    lines = ["[b]timeline[/]"]
+    for event in events:
+        detail = ""
+        if event.get("attempt") is not None:
+            detail = f"attempt {event['attempt']}"
+        if event.get("error"):
+            detail = f"{event['error'].get('type')}: {event['error'].get('message')}"
+        if event.get("actor"):
+            detail = f"by {event['actor']}"
+        lines.append(_escape(f"{when(event.get('ts'))}  {event['type']:<10} {detail}"))
+    return "\n".join(lines) if events else "[b]timeline[/]\n(no events: older than the log keeps)"
 
 
 def _outcome(record: dict[str, Any]) -> str:
