@@ -53,12 +53,25 @@ class QueueConsumer(Consumer):
             graceful_signal="TERM",
         )
         self._signal_actions = {signal.SIGTERM: (False, True)}
+        self._signal_handlers_set = False
         huey.stop_flag = self.stop_flag
         if section.worker_type == "thread":
             # Huey enforces timeouts with SIGALRM in process workers only.
             huey._timeout_handler = thread_timeout
 
+    def start(self) -> None:
+        # Huey sets its signal handlers only after forking the scheduler and the workers:
+        # a SIGTERM in between ended this process (the default action) and left the
+        # children forked so far running jobs with no parent, for ever. Set them before
+        # the forks (each child resets its own in Huey's init_child): such a SIGTERM
+        # drains instead, as soon as Consumer.run begins to loop.
+        self._set_signal_handlers()
+        super().start()
+
     def _set_signal_handlers(self) -> None:
+        if self._signal_handlers_set:  # Huey's start sets them again after its forks,
+            return  # which would undo the second-signal handler of a SIGTERM meanwhile
+        self._signal_handlers_set = True
         super()._set_signal_handlers()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 

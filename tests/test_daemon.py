@@ -198,3 +198,20 @@ def test_process_workers_on_sqlite_are_refused(tmp_path: Path, sqlite_url: str) 
         'runtime: queues default: worker_type = "process" is not supported on the SQLite '
         "backend yet; use thread workers or Redis."
     )
+
+
+@pytest.mark.redis
+def test_a_sigterm_while_the_worker_forks_leaves_no_process(tmp_path: Path, redis_url: str) -> None:
+    """Huey set its signal handlers only once every process worker was forked: a SIGTERM
+    before that killed the worker process and its children went on running without it."""
+    for run in range(1, 4):
+        folder = tmp_path / f"run{run}"  # a log of its own
+        folder.mkdir()
+        config = write_config(folder, redis_url, workers=8)
+        text = config.read_text()
+        config.write_text(text.replace("workers = 8", 'workers = 8\nworker_type = "process"'))
+        with Daemon(config) as daemon:
+            # Logged just before the consumer starts forking.
+            wait_for(lambda: "8 process workers on" in daemon.output(), 30, f"run {run}'s worker")
+            assert daemon.terminate(timeout=20) == 0
+            wait_for(lambda: not daemon.group_alive(), 5, f"run {run}'s processes to end")
