@@ -128,8 +128,9 @@ class Heartbeat(threading.Thread):
         self.huey = huey
         self.consumer = consumer
         self.config = config
-        # Its own connection: process workers are forked while this thread runs, and a
-        # child must not inherit a backend lock this thread happened to hold.
+        # Its own connection, so that it never waits behind the workers' calls. Process
+        # workers are forked while this thread runs: the SQLite backend quiesces itself
+        # around every fork (runtime/backends/sqlite/connection.py says why).
         self.backend = backend
         self.parent = os.getppid()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
