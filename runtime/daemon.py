@@ -25,7 +25,6 @@ from typing import Any
 from runtime import alerts, control, heartbeat, prometheus
 from runtime.backends import open_backend
 from runtime.config import Config
-from runtime.errors import ConfigError
 from runtime.plugins import Plugins, load_plugins
 
 log = logging.getLogger("runtime.daemon")
@@ -279,19 +278,5 @@ def start(
     finally:
         backend.close()
     queues = daemon_queues(config, plugins.registry.queues(), only_queues)
-    _refuse_process_workers_on_sqlite(config, queues)
     with prometheus.serving(config, metrics_address):
         return Supervisor(config, queues, plugins).run()
-
-
-def _refuse_process_workers_on_sqlite(config: Config, queues: list[str]) -> None:
-    """Forked process workers on SQLite intermittently wait for ever on the database lock
-    (seen in tests/test_daemon.py, cause not yet found): refuse them rather than hang."""
-    if not config.runtime.backend.startswith("sqlite:"):
-        return
-    forked = [q for q in queues if config.queue(q).worker_type == "process"]
-    if forked:
-        raise ConfigError(
-            f'queues {", ".join(forked)}: worker_type = "process" is not supported on the '
-            "SQLite backend yet; use thread workers or Redis."
-        )

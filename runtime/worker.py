@@ -53,12 +53,25 @@ class QueueConsumer(Consumer):
             graceful_signal="TERM",
         )
         self._signal_actions = {signal.SIGTERM: (False, True)}
+        self._signal_handlers_set = False
         huey.stop_flag = self.stop_flag
         if section.worker_type == "thread":
             # Huey enforces timeouts with SIGALRM in process workers only.
             huey._timeout_handler = thread_timeout
 
+    def start(self) -> None:
+        # Huey sets its signal handlers only after forking the scheduler and the workers:
+        # a SIGTERM in between ended this process (the default action) and left the
+        # children forked so far running jobs with no parent, for ever. Set them before
+        # the forks (each child resets its own in Huey's init_child): such a SIGTERM
+        # drains instead, as soon as Consumer.run begins to loop.
+        self._set_signal_handlers()
+        super().start()
+
     def _set_signal_handlers(self) -> None:
+        if self._signal_handlers_set:  # Huey's start sets them again after its forks,
+            return  # which would undo the second-signal handler of a SIGTERM meanwhile
+        self._signal_handlers_set = True
         super()._set_signal_handlers()
         signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -115,8 +128,9 @@ class Heartbeat(threading.Thread):
         self.huey = huey
         self.consumer = consumer
         self.config = config
-        # Its own connection: process workers are forked while this thread runs, and a
-        # child must not inherit a backend lock this thread happened to hold.
+        # Its own connection, so that it never waits behind the workers' calls. Process
+        # workers are forked while this thread runs: the SQLite backend quiesces itself
+        # around every fork (runtime/backends/sqlite/connection.py says why).
         self.backend = backend
         self.parent = os.getppid()
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

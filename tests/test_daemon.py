@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 
 from runtime.config import load_config
 from runtime.producer import Runtime
-from tests.helpers import Daemon, run_cli, wait_for, write_config
+from tests.helpers import Daemon, wait_for, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +25,10 @@ def producer(config: Path) -> Runtime:
 
 def state(rt: Runtime, job_id: str) -> Any:
     return (rt.job(job_id) or {}).get("state")
+
+
+def all_completed(rt: Runtime, ids: list[str]) -> bool:
+    return all(state(rt, i) == "completed" for i in ids)
 
 
 def test_daemon_runs_jobs_and_drains_on_sigterm(tmp_path: Path, backend_url: str) -> None:
@@ -160,8 +166,6 @@ def test_workers_publish_heartbeats(tmp_path: Path, backend_url: str) -> None:
 
 @pytest.mark.parametrize("worker_type", ["thread", "process"])
 def test_running_jobs_keep_their_lease(tmp_path: Path, backend_url: str, worker_type: str) -> None:
-    if worker_type == "process" and backend_url.startswith("sqlite"):
-        pytest.skip("process workers are refused on SQLite (test_process_workers_on_sqlite_...)")
     """A job running longer than the lease is renewed, not reaped and run twice."""
     config = write_config(tmp_path, backend_url, lease=1.5)
     text = config.read_text().replace("workers = 4", f'workers = 2\nworker_type = "{worker_type}"')
@@ -174,12 +178,16 @@ def test_running_jobs_keep_their_lease(tmp_path: Path, backend_url: str, worker_
     assert (rt.job(job_id) or {})["attempts"] == 1
 
 
-@pytest.mark.redis
-def test_process_workers(tmp_path: Path, redis_url: str) -> None:
-    config = write_config(tmp_path, redis_url, workers=2)
+def process_workers(config: Path, workers: int) -> None:
+    text = config.read_text()
     config.write_text(
-        config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"')
+        text.replace(f"workers = {workers}", f'workers = {workers}\nworker_type = "process"')
     )
+
+
+def test_process_workers(tmp_path: Path, backend_url: str) -> None:
+    config = write_config(tmp_path, backend_url, workers=2)
+    process_workers(config, 2)
     rt = producer(config)
     ids = rt.enqueue_many("diagnostics.echo", [{"message": i} for i in range(20)])
     with Daemon(config) as daemon:
@@ -187,14 +195,51 @@ def test_process_workers(tmp_path: Path, redis_url: str) -> None:
         assert daemon.terminate() == 0
 
 
-def test_process_workers_on_sqlite_are_refused(tmp_path: Path, sqlite_url: str) -> None:
-    config = write_config(tmp_path, sqlite_url, workers=2)
-    config.write_text(
-        config.read_text().replace("workers = 2", 'workers = 2\nworker_type = "process"')
-    )
-    done = run_cli("start", "-c", str(config))
-    assert done.returncode == 2
-    assert done.stderr.strip() == (
-        'runtime: queues default: worker_type = "process" is not supported on the SQLite '
-        "backend yet; use thread workers or Redis."
-    )
+DAEMON_RUNS = 10  # before the fix one such start in two or three left a child hung
+RUN_SECONDS = 20.0  # a run takes 2-3 s; its drain 1 s (a hung child: the whole drain_timeout)
+
+
+def test_process_workers_on_sqlite_start_and_drain_every_time(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """Huey forks the scheduler and the process workers while the worker process's
+    heartbeat and housekeeping threads use SQLite; a child forked inside one of their
+    transactions used to wait for ever on SQLite's state frozen at the fork (see
+    runtime/backends/sqlite/connection.py). Eight workers and fast heartbeats put many
+    forks inside that window; a hung worker or scheduler cannot drain (the drain then
+    sits out drain_timeout, 60 s here) and a hung scheduler never promotes the delayed
+    job."""
+    config = write_config(tmp_path, sqlite_url, workers=8, drain=60.0)
+    process_workers(config, 8)
+    fast = config.read_text().replace("heartbeat_interval = 1.0", "heartbeat_interval = 0.1")
+    config.write_text(fast)
+    rt = producer(config)
+    for run in range(1, DAEMON_RUNS + 1):
+        ids = rt.enqueue_many("diagnostics.echo", [{"message": [run, i]} for i in range(20)])
+        ids.append(rt.enqueue("diagnostics.echo", {"message": [run, "delayed"]}, delay=0.5))
+        with Daemon(config) as daemon:
+            wait_for(partial(all_completed, rt, ids), RUN_SECONDS, f"run {run}'s jobs")
+            try:
+                code = daemon.terminate(timeout=RUN_SECONDS)
+            except subprocess.TimeoutExpired:
+                pytest.fail(f"run {run} of {DAEMON_RUNS}: the daemon did not drain")
+            assert code == 0, f"run {run}"
+            # No forked child outlives it (one would run the next run's jobs).
+            wait_for(lambda: not daemon.group_alive(), 5, f"run {run}'s processes to end")
+
+
+def test_a_sigterm_while_the_worker_forks_leaves_no_process(
+    tmp_path: Path, backend_url: str
+) -> None:
+    """Huey set its signal handlers only once every process worker was forked: a SIGTERM
+    before that killed the worker process and its children went on running without it."""
+    for run in range(1, 4):
+        folder = tmp_path / f"run{run}"  # a log of its own
+        folder.mkdir()
+        config = write_config(folder, backend_url, workers=8)
+        process_workers(config, 8)
+        with Daemon(config) as daemon:
+            # Logged just before the consumer starts forking.
+            wait_for(lambda: "8 process workers on" in daemon.output(), 30, f"run {run}'s worker")
+            assert daemon.terminate(timeout=RUN_SECONDS) == 0
+            wait_for(lambda: not daemon.group_alive(), 5, f"run {run}'s processes to end")

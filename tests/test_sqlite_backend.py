@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -169,3 +171,54 @@ def test_sqlite_counts_the_jobs_of_an_older_database_once(tmp_path: Path) -> Non
     backend = SqliteBackend(path)  # opening it again does not count twice
     assert backend.queue_counts(["q"])["q"]["waiting"] == 2
     backend.close()
+
+
+# -- SQLite only: forks (Huey forks process workers) -----------------------------------------
+FORKS = 30  # children forked while a thread writes; before the fix most hung, once in a few
+CHILD_SECONDS = 10.0  # a child does a few milliseconds of work: longer is a hang
+
+
+def _child_uses_the_file(shared: SqliteBackend, path: Path, n: int) -> None:
+    """In the forked child: use the object inherited from the parent (as Huey's process
+    workers use the engine's backend) and a new one (as a child's own threads would)."""
+    shared.put_worker(f"child-{n}", {"n": n}, 60)
+    own = SqliteBackend(path)
+    own.put_worker(f"child-{n}-own", {"n": n}, 60)
+    assert {f"child-{n}", f"child-{n}-own"} <= {w["id"] for w in own.workers()}
+
+
+def test_sqlite_children_forked_while_a_thread_writes_do_not_hang(tmp_path: Path) -> None:
+    """A child forked while another thread of the parent was inside SQLite inherited the
+    library's per-process state as it was at that instant (a mutex held, a WAL lock noted
+    as this process's) and waited for ever; the database is now quiesced around forks."""
+    path = tmp_path / "fork.db"
+    busy = SqliteBackend(path)  # the thread's own connection, as the worker's heartbeat's
+    shared = SqliteBackend(path)
+    stop = threading.Event()
+
+    def write_and_read() -> None:
+        n = 0
+        while not stop.is_set():
+            busy.put_worker(f"parent-{n % 5}", {"n": n}, 60)
+            busy.workers()
+            n += 1
+
+    thread = threading.Thread(target=write_and_read, daemon=True)
+    thread.start()
+    fork = multiprocessing.get_context("fork")
+    try:
+        for n in range(FORKS):
+            child = fork.Process(target=_child_uses_the_file, args=(shared, path, n))
+            child.start()
+            child.join(CHILD_SECONDS)
+            if child.is_alive():
+                child.kill()
+                child.join()
+                pytest.fail(f"child {n + 1} of {FORKS} hung on the database after the fork")
+            assert child.exitcode == 0, f"child {n + 1} failed"
+    finally:
+        stop.set()
+        thread.join(CHILD_SECONDS)
+        busy.close()
+        shared.close()
+    assert not thread.is_alive()

@@ -134,8 +134,6 @@ def process_config(tmp_path: Path, backend_url: str, **options: Any) -> Path:
 def test_heartbeats_name_daemon_worker_and_running_jobs(
     tmp_path: Path, backend_url: str, worker_type: str
 ) -> None:
-    if worker_type == "process" and backend_url.startswith("sqlite"):
-        pytest.skip("process workers are refused on SQLite")
     config = (
         process_config(tmp_path, backend_url)
         if worker_type == "process"

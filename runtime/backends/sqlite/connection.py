@@ -9,6 +9,20 @@ one case where SQLite reports "database is locked" without waiting. `synchronous
 with WAL survives `kill -9` of any process (only a power cut can lose the last commits,
 like Redis without fsync) and makes a push several times cheaper than FULL.
 
+Forks: SQLite forbids carrying an open connection into a forked child, and it is not
+only the connection. The library keeps per-process state shared by every connection to
+a file (the unix VFS's inode and WAL-index records: which of this process's connections
+holds which lock) and global mutexes (its allocator's among them). Huey forks process
+workers while the worker process's heartbeat and housekeeping threads use their own
+connections; a child forked in the middle of one of their transactions inherited that
+state frozen: it then waited for ever on a mutex its copy shows held (in
+`sqlite3Malloc` or the WAL-index's) or got SQLITE_BUSY for ever from a write lock its
+bookkeeping says a connection of its own holds, one no other thread in the child can
+ever release (seen with py-spy; /proc/locks showed no process holding the lock).
+So around every fork (`_before_fork`) each database of the process is quiesced: its
+lock taken (no thread is inside SQLite) and its connection closed (the child inherits
+no SQLite state for the file); both sides reopen on their next use.
+
 The connection is opened as Huey's SqliteStorage opens it (the backend used to extend
 that class; base/kv.py says why it no longer does): autocommit, WAL, an 8 MB page cache,
 one connection per process shared by its threads.
@@ -16,9 +30,11 @@ one connection per process shared by its threads.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import ClassVar, TypeVar
@@ -48,6 +64,7 @@ class SqliteDatabase:
         self.display_url = f"sqlite:///{self.path}"
         self.lock = threading.Lock()  # one connection per process, its threads take turns
         self._conn: sqlite3.Connection | None = None
+        _register(self)  # quiesced around every fork (_before_fork)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -146,6 +163,59 @@ class SqliteDatabase:
             if conn.in_transaction:
                 conn.rollback()
             raise
+
+
+# Every database object of this process, for the fork hooks below. `_fork_guard` guards
+# the set, and a forking thread holds it from before the fork to after it: one fork at
+# a time quiesces the databases, and no constructor adds one meanwhile.
+_databases: weakref.WeakSet[SqliteDatabase] = weakref.WeakSet()
+_fork_guard = threading.Lock()
+_quiesced: list[SqliteDatabase] = []  # the databases whose locks the forking thread holds
+
+
+def _register(database: SqliteDatabase) -> None:
+    with _fork_guard:
+        _databases.add(database)
+
+
+def _before_fork() -> None:
+    """Take every database's lock and close its connection: the child must inherit
+    neither a thread's transaction in progress nor an open connection (module docstring).
+    A transaction under way finishes first (at worst after its busy waits). No thread
+    holds one database's lock while waiting for another's, so taking them all is safe."""
+    _fork_guard.acquire()
+    for database in list(_databases):
+        database.lock.acquire()
+        _quiesced.append(database)  # only once acquired: the parent releases these
+        try:
+            database.close_connection()
+        except sqlite3.Error:  # closing drops the object whatever SQLite says
+            database._conn = None
+
+
+def _after_fork_in_parent() -> None:
+    """The parent's threads go on; each connection reopens on its next use."""
+    for database in _quiesced:
+        database.lock.release()
+    _quiesced.clear()
+    _fork_guard.release()
+
+
+def _after_fork_in_child() -> None:
+    """The child's copies of the locks are held (by the forking thread, now the child's
+    only one): give it fresh ones. Its connections open on first use, its own."""
+    global _fork_guard
+    for database in _databases:
+        database.lock = threading.Lock()
+    _quiesced.clear()
+    _fork_guard = threading.Lock()
+
+
+os.register_at_fork(
+    before=_before_fork,
+    after_in_parent=_after_fork_in_parent,
+    after_in_child=_after_fork_in_child,
+)
 
 
 def is_outage(exc: sqlite3.Error) -> bool:
