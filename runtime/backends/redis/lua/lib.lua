@@ -78,10 +78,13 @@ local function fenced_queue(id, token)
   return rec[2]
 end
 
--- Leave the active set and invalidate the token, so late acks are ignored.
+-- Leave the active set and invalidate the token, so late acks are ignored; leave the
+-- claiming worker's index too (worker_jobs.lua).
 local function end_lease(id, queue)
   redis.call('ZREM', qkey(queue, Q.ACTIVE), id)
   redis.call('HDEL', job_key(id), 'token')
+  local worker = redis.call('HGET', job_key(id), 'worker')
+  if worker then redis.call('SREM', WORKER_JOBS_PREFIX .. worker, id) end
 end
 
 -- A purged job frees its idempotency key, unless the key already maps to another job.
@@ -137,6 +140,7 @@ local function claim_next(queue, token, lease, worker)
       local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
       redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', NOW,
                  'worker', worker)
+      redis.call('SADD', WORKER_JOBS_PREFIX .. worker, id)  -- its heartbeat's index
       local rec = redis.call('HMGET', jk, 'data', 'job', 'enqueued_at', 'eta')
       emit_event('started', queue, id, rec[2], 'attempt', attempts)
       -- The wait (Claim.wait, for the metric): since it became claimable.
