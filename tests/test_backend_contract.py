@@ -193,6 +193,31 @@ def test_delayed_job_is_claimable_only_after_promote_due(backend: Backend) -> No
     assert backend.promote_due("q", now + 61) == 0
 
 
+# Jobs a test of the batched periodic paths (promote, reap: at most 1,000 jobs per script
+# call or transaction on both backends) makes: 2.5 batches, so the loops cross two edges.
+MANY = 2_500
+
+
+def test_promote_due_moves_more_than_one_batch(backend: Backend) -> None:
+    now = time.time()
+    backend.push_many([new_job(eta=now + 60 + n / MANY / 10) for n in range(MANY)])
+    backend.push(new_job(eta=now + 3600))  # not due: stays
+    assert backend.promote_due("q", now + 70) == MANY
+    assert backend.queue_counts(["q"])["q"]["waiting"] == MANY
+    assert backend.queue_counts(["q"])["q"]["delayed"] == 1
+
+
+def test_reap_expired_hands_back_more_than_one_batch(backend: Backend) -> None:
+    backend.push_many([new_job() for _ in range(MANY)])
+    ids = sorted(claim_all(backend))
+    reaped = backend.reap_expired("q", time.time() + 2 * LEASE, max_stalls=2)
+    assert (sorted(reaped.recovered), reaped.stalled) == (ids, [])
+    assert len(claim_all(backend)) == MANY
+    reaped = backend.reap_expired("q", time.time() + 2 * LEASE, max_stalls=2)
+    assert (reaped.recovered, sorted(reaped.stalled)) == ([], ids)
+    assert backend.queue_counts(["q"])["q"]["failed"] == MANY
+
+
 # -- leases and fencing --------------------------------------------------------------------
 def test_expired_lease_is_reaped_and_the_old_token_is_fenced(backend: Backend) -> None:
     job = new_job()

@@ -83,8 +83,9 @@ def test_sqlite_hot_queries_use_indexes_not_full_scans(tmp_path: Path) -> None:
     queries = {
         module.SQL_HAS_WAITING: ("q",),
         module.SQL_CLAIM: ("tok", 1.0, 2.0, "w", "q"),
-        module.SQL_PROMOTE: ("q", 1.0),
-        module.SQL_REAP: ("q", 1.0),
+        module.SQL_PROMOTE: ("q", 1.0, 1000),
+        module.SQL_EXPIRED: ("q", 1.0, 1000),
+        module.SQL_REAP: ("id",),
         module.SQL_PENDING_KEY: ("k",),
         module.SQL_FINISHED_KEY: ("k",),
         module.SQL_STALL: (1.0, "{}", "id"),

@@ -108,17 +108,22 @@ SQL_CLAIM = """
     where seq = (select seq from jobs where queue = ? and state = 'waiting'
                  order by priority desc, seq limit 1)
     returning id, data, attempts, max(enqueued_at, coalesce(eta, 0))"""
+# promote and reap take at most a batch (the last parameter) per transaction, soonest due
+# first, so that one call never holds the write lock for long (storage.py loops).
 SQL_PROMOTE = """
     update jobs set state = 'waiting'
-    where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
+    where seq in (select seq from jobs
+                  where queue = ? and state in ('delayed', 'retrying') and eta <= ?
+                  order by eta limit ?)"""
+# reap: a batch of expired leases with their stall counts; those at their last stall fail
+# (SQL_STALL), the others go back to waiting (SQL_REAP).
+SQL_EXPIRED = """
+    select id, stalls from jobs
+    where queue = ? and state = 'active' and lease_deadline < ?
+    order by lease_deadline, seq limit ?"""
 SQL_REAP = """
     update jobs set state = 'waiting', token = null, lease_deadline = null, stalls = stalls + 1
-    where queue = ? and state = 'active' and lease_deadline < ?
-    returning id, stalls"""
-# reap: expired leases at their last stall, which fail instead of going back to waiting.
-SQL_LAST_STALL = """
-    select id, stalls from jobs
-    where queue = ? and state = 'active' and lease_deadline < ? and stalls + 1 >= ?"""
+    where id = ?"""
 SQL_STALL = """
     update jobs set state = 'failed', finished_at = ?, error = ?, stalls = stalls + 1,
         token = null, lease_deadline = null

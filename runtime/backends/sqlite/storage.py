@@ -15,8 +15,9 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.backends.base.storage import (
     COUNTED_STATES,
@@ -39,7 +40,8 @@ from runtime.backends.sqlite.kv import SqliteKeyValue
 from runtime.backends.sqlite.metrics import METRICS_SCHEMA, SqliteMetricStore
 from runtime.messages import describe_message
 
-BATCH = 1000  # rows one purge_queue transaction deletes
+BATCH = 1000  # rows one promote, reap, purge or purge_queue transaction changes at most
+T = TypeVar("T")
 POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
 
 
@@ -241,16 +243,32 @@ class SqliteBackend(SqliteKeyValue, Backend):
         return self._fenced(f"update jobs set progress = ? {schema.FENCE}", (value, job_id, token))
 
     def promote_due(self, queue: str, now: float | None = None) -> int:
-        def promote(cur: sqlite3.Cursor) -> int:
+        def promote(cur: sqlite3.Cursor) -> tuple[int, int]:
             as_of = self.now() if now is None else now
-            return int(cur.execute(schema.SQL_PROMOTE, (queue, as_of)).rowcount)
+            moved = int(cur.execute(schema.SQL_PROMOTE, (queue, as_of, BATCH)).rowcount)
+            return moved, moved
 
-        return self._write(promote)
+        return sum(self._batches(promote))
 
     def reap_expired(self, queue: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
-        return self._write(
-            lambda cur: _reap(cur, queue, self.now() if now is None else now, max_stalls)
+        def reap(cur: sqlite3.Cursor) -> tuple[int, Reaped]:
+            return _reap(cur, queue, self.now() if now is None else now, max_stalls)
+
+        batches = list(self._batches(reap))
+        return Reaped(
+            recovered=[job_id for batch in batches for job_id in batch.recovered],
+            stalled=[job_id for batch in batches for job_id in batch.stalled],
         )
+
+    def _batches(self, step: Callable[[sqlite3.Cursor], tuple[int, T]]) -> Iterator[T]:
+        """The results of `step`, one write transaction each, until one examined less than
+        BATCH rows (`step` returns how many it examined, and its result): other processes
+        get the write lock between batches, as Redis runs one script per batch."""
+        while True:
+            examined, result = self._write(step)
+            yield result
+            if examined < BATCH:
+                return
 
     # -- dead letters and retention ----------------------------------------------------
     def requeue(self, job_id: str, data: bytes | None = None) -> bool:
@@ -268,17 +286,25 @@ class SqliteBackend(SqliteKeyValue, Backend):
         if limit <= 0:
             return 0
 
-        def delete(cur: sqlite3.Cursor) -> int:
+        def delete(cur: sqlite3.Cursor, want: int) -> int:
             bound = _purge_bound(cur, queue, state, finished_before, keep)
             if bound is None:
                 return 0
             finished_at, seq = bound
-            params = (queue, state, finished_at, finished_at, seq, limit)
-            return cur.execute(schema.SQL_PURGE, params).rowcount
+            params = (queue, state, finished_at, finished_at, seq, want)
+            return int(cur.execute(schema.SQL_PURGE, params).rowcount)
 
         # Deleting the rows is all: a key is held by its row, the completed total lives
-        # in `queues`, and the failed count is counted from rows.
-        return self._write(delete)
+        # in `queues`, and the failed count is counted from rows. At most BATCH rows per
+        # transaction, so that other processes get the write lock in between.
+        purged = 0
+        while purged < limit:
+            want = min(BATCH, limit - purged)
+            deleted = self._write(lambda cur: delete(cur, want))  # noqa: B023 (run at once)
+            purged += deleted
+            if deleted < want:
+                break
+        return purged
 
     def delete(self, job_id: str) -> bool:
         sql = "delete from jobs where id = ? and state != 'active'"
@@ -435,19 +461,20 @@ class SqliteBackend(SqliteKeyValue, Backend):
             self.close_connection()
 
 
-def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:
-    """Expired leases at their last stall on to failed, then every other expired lease
+def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> tuple[int, Reaped]:
+    """A batch of expired leases: those at their last stall on to failed, every other one
     back to waiting with one more stall. One transaction, so nobody sees the step between;
-    each job makes one transition, so the event triggers log it once (stalled/recovered)."""
-    last = cur.execute(schema.SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
+    each job makes one transition, so the event triggers log it once (stalled/recovered).
+    Returns how many it examined, and what it did."""
+    expired = cur.execute(schema.SQL_EXPIRED, (queue, now, BATCH)).fetchall()
+    last = [(job_id, stalls) for job_id, stalls in expired if stalls + 1 >= max_stalls]
+    back = [job_id for job_id, stalls in expired if stalls + 1 < max_stalls]
     cur.executemany(
         schema.SQL_STALL,
         [(now, records.dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last],
     )
-    recovered = cur.execute(schema.SQL_REAP, (queue, now)).fetchall()
-    return Reaped(
-        recovered=[job_id for job_id, _ in recovered], stalled=[job_id for job_id, _ in last]
-    )
+    cur.executemany(schema.SQL_REAP, [(job_id,) for job_id in back])
+    return len(expired), Reaped(recovered=back, stalled=[job_id for job_id, _ in last])
 
 
 def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
