@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
@@ -16,6 +16,7 @@ from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.masking import mask_payload, mask_text, mask_url
 from runtime.messages import compose, dumps
+from runtime.names import check_name
 
 if TYPE_CHECKING:
     from runtime.jobs import JobRegistry
@@ -220,8 +221,74 @@ def purge_queue(backend: Backend, config: Config, queue: str, confirm: str | Non
             f"purging deletes every job of queue {queue}; confirm with --yes-i-mean-it {queue}."
         )
     removed = backend.purge_queue(queue)
-    events.audit(backend, "queue.purge", queue=queue, removed=removed)
+    # A purged queue that nobody configures, serves or paused leaves the known queues too
+    # (unless running jobs are left in it); its next push brings it back.
+    forgotten = queue not in _in_use(backend, config) and backend.forget_queue(queue) == 0
+    events.audit(backend, "queue.purge", queue=queue, removed=removed, forgotten=forgotten)
     return removed
+
+
+# -- forgetting queues -----------------------------------------------------------------------
+# The known queues (every queue pushed to) are what `status`, `clean` and the retention pass
+# visit: a queue leaves them once it is empty and nobody names it, so their number stays
+# that of the queues in use, not of every queue ever used.
+def forget_queue(
+    backend: Backend, config: Config, queue: str, registry: JobRegistry | None = None
+) -> dict[str, Any]:
+    """`runtime queue forget Q`: drop an empty queue nobody configures from the known
+    queues. Refused, changing nothing, while the config, a job of `registry` or a live
+    worker's heartbeat (a daemon elsewhere) names it, or while it holds a job in any
+    state. A pause flag goes with it; a later push makes it known again."""
+    check_name("queue", queue)
+    known_queue(backend, config, queue)
+    named = _named_by(backend, config, queue, registry)
+    if named is not None:
+        raise BadInput(f"queue {queue} is {named}; only a queue nobody configures is forgotten.")
+    held = backend.forget_queue(queue)
+    if held:
+        jobs = "1 job" if held == 1 else f"{held} jobs"
+        raise BadInput(
+            f"queue {queue} still holds {jobs}; purge it first "
+            f"(runtime queue purge {queue} --yes-i-mean-it {queue}) and let running jobs finish."
+        )
+    events.audit(backend, "queue.forget", queue=queue)
+    return {"queue": queue, "forgotten": True}
+
+
+def forget_idle_queues(backend: Backend, config: Config, named: Collection[str] = ()) -> list[str]:
+    """Forget every known queue that holds no job and that nobody names: not the config,
+    not `named` (the caller's loaded jobs' queues), not a live worker, and not paused (an
+    operator's setting that forgetting would drop). The leading daemon runs this after
+    each retention pass, so a queue whose last jobs were cleaned away leaves too. Returns
+    the queues forgotten."""
+    keep = _in_use(backend, config) | set(named)
+    idle = [queue for queue in backend.known_queues() if queue not in keep]
+    forgotten = [queue for queue in idle if backend.forget_queue(queue) == 0]
+    for queue in forgotten:
+        events.audit(backend, "queue.forget", queue=queue, idle=True)
+    return forgotten
+
+
+def _named_by(
+    backend: Backend, config: Config, queue: str, registry: JobRegistry | None
+) -> str | None:
+    """Who still names `queue`, as the words after "queue Q is"; None when nobody does."""
+    if queue in config.queues:
+        where = f" in {config.source}" if config.source else ""
+        return f"configured ([queues.{queue}]{where})"
+    jobs = [spec.name for spec in registry or () if spec.queue == queue]
+    if jobs:
+        return f"the queue of job {jobs[0]}"
+    workers = sorted(w["id"] for w in backend.workers() if queue in w.get("queues", ()))
+    if workers:
+        return f"served by a live worker ({workers[0]})"
+    return None
+
+
+def _in_use(backend: Backend, config: Config) -> set[str]:
+    """Queues an automatic forget spares: configured, served by a live worker, paused."""
+    served = {queue for worker in backend.workers() for queue in worker.get("queues", ())}
+    return set(config.queues) | served | backend.paused_queues()
 
 
 PENDING_STATES = ("waiting", "delayed", "active")

@@ -19,6 +19,7 @@ import pytest
 
 from runtime.backends import open_backend
 from runtime.backends.base import storage as base_storage
+from runtime.backends.base.metrics import MetricBucket
 from runtime.backends.base.storage import (
     COUNTED_STATES,
     RECORD_KEYS,
@@ -994,6 +995,52 @@ def test_known_queues_lists_every_pushed_queue_sorted(backend: Backend) -> None:
     for queue in ("reports", "default", "reports", "ai"):
         backend.push(new_job(queue))
     assert backend.known_queues() == ["ai", "default", "reports"]
+
+
+def test_forget_queue_drops_an_empty_queue_and_what_it_kept(backend: Backend) -> None:
+    completed_jobs(backend, 2, "gone")
+    backend.push(new_job("stays"))
+    backend.set_paused("gone", True)
+    minute = int(time.time() // 60)
+    backend.metrics.add("gone", {("tests.echo", minute): MetricBucket([2, 0, 0, 0, 0])})
+    assert backend.forget_queue("gone") == 2  # its completed records are jobs too
+    assert backend.purge("gone", "completed", keep=0) == 2
+    assert backend.forget_queue("gone") == 0
+    assert backend.known_queues() == ["stays"]
+    assert backend.paused_queues() == set()
+    assert backend.queue_counts(["gone"])["gone"] == dict.fromkeys(COUNTED_STATES, 0)
+    assert backend.metrics.totals(["gone"]) == {}
+    assert backend.metrics.days("gone", 0) == {}
+    assert backend.forget_queue("gone") == 0  # again, or never known: nothing to do
+    backend.push(new_job("gone"))  # a push makes it known again, not paused
+    assert backend.known_queues() == ["gone", "stays"]
+    assert must_claim(backend, "gone") is not None
+
+
+def job_in_state(backend: Backend, state: str, queue: str = "q") -> str:
+    """One job brought to `state` on `queue`; returns its id."""
+    job = new_job(queue, eta=time.time() + 60 if state == "delayed" else None)
+    backend.push(job)
+    if state == "canceled":
+        backend.cancels.cancel(job.id)
+    elif state not in ("waiting", "delayed"):
+        claim = must_claim(backend, queue)
+        if state == "retrying":
+            assert backend.retry(job.id, claim.token, job.data, time.time() + 60, ERROR)
+        elif state == "completed":
+            assert backend.complete(job.id, claim.token, None)
+        elif state == "failed":
+            assert backend.fail(job.id, claim.token, ERROR)
+    assert record(backend, job.id)["state"] == state
+    return job.id
+
+
+@pytest.mark.parametrize("state", base_storage.STATES)
+def test_forget_queue_refuses_a_queue_holding_a_job(backend: Backend, state: str) -> None:
+    job_id = job_in_state(backend, state)
+    assert backend.forget_queue("q") == 1
+    assert backend.known_queues() == ["q"]
+    assert record(backend, job_id)["state"] == state
 
 
 # -- administration ------------------------------------------------------------------------

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import runtime
 from runtime import control
 from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection, RetentionSection
 from runtime.durations import parse_duration
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput
+from runtime.jobs import JobRegistry
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN, cli_json, run_cli, write_config
 
@@ -211,3 +214,76 @@ def test_cli_job_list_delete_drain_and_purge(
         "queue": "default",
         "drained": True,
     }
+
+
+# -- forgetting queues ------------------------------------------------------------------------
+@runtime.job(name="tests.report", queue="reports")
+def report_job() -> None:
+    """A job naming a queue no config has."""
+
+
+def control_actions(rt: Runtime, action: str) -> list[dict[str, Any]]:
+    found, _ = control.read_events(rt.backend, limit=100, event_type="control")
+    return [event for event in found if event["action"] == action]
+
+
+def test_forget_refuses_what_is_in_use_and_forgets_an_empty_queue(rt: Runtime) -> None:
+    registry = JobRegistry()
+    registry.add(report_job)
+
+    def forget(queue: str) -> dict[str, Any]:
+        return control.forget_queue(rt.backend, rt.config, queue, registry)
+
+    with pytest.raises(BadInput, match=r"^unknown queue 'scratch'; known queues: default\.$"):
+        forget("scratch")
+    with pytest.raises(BadInput, match=r"^queue name 'no way' is invalid: use 1 to 100"):
+        forget("no way")
+    with pytest.raises(BadInput, match=r"^queue default is configured \(\[queues\.default\]\); "):
+        forget("default")
+    job_id = rt.enqueue("diagnostics.echo", {}, queue="scratch")
+    with pytest.raises(BadInput, match=r"^queue scratch still holds 1 job; purge it first \("):
+        forget("scratch")
+    rt.backend.put_worker("host:1:abc", {"queues": ["scratch"]}, ttl=30)
+    with pytest.raises(BadInput, match=r"^queue scratch is served by a live worker \(host:1:abc\)"):
+        forget("scratch")
+    rt.backend.remove_worker("host:1:abc")
+    control.delete_job(rt.backend, job_id)
+    rt.backend.set_paused("scratch", True)
+    assert forget("scratch") == {"queue": "scratch", "forgotten": True}
+    assert rt.backend.known_queues() == []
+    assert rt.backend.paused_queues() == set()  # forgetting by hand drops a pause
+    assert [event["queue"] for event in control_actions(rt, "queue.forget")] == ["scratch"]
+    rt.enqueue("diagnostics.echo", {}, queue="reports")
+    rt.backend.purge_queue("reports")
+    with pytest.raises(BadInput, match=r"^queue reports is the queue of job tests\.report; "):
+        forget("reports")
+    assert "reports" in rt.backend.known_queues()
+
+
+def test_purge_forgets_a_queue_nobody_configures_serves_or_paused(rt: Runtime) -> None:
+    for queue in ("scratch", "held", "paused", "default"):
+        rt.enqueue_many("diagnostics.echo", [{}] * 3, queue=queue)
+    rt.backend.set_paused("paused", True)
+    assert rt.backend.claim("held", 30, 0) is not None  # a running job stays
+    removed = {q: control.purge_queue(rt.backend, rt.config, q, q) for q in ("scratch", "held")}
+    removed |= {q: control.purge_queue(rt.backend, rt.config, q, q) for q in ("paused", "default")}
+    assert removed == {"scratch": 3, "held": 2, "paused": 3, "default": 3}
+    assert rt.backend.known_queues() == ["default", "held", "paused"]
+    purges = {event["queue"]: event["details"] for event in control_actions(rt, "queue.purge")}
+    assert purges["scratch"] == {"removed": 3, "forgotten": True}
+    assert purges["held"] == {"removed": 2, "forgotten": False}
+    rt.enqueue("diagnostics.echo", {}, queue="scratch")  # its next push brings it back
+    assert "scratch" in rt.backend.known_queues()
+
+
+def test_idle_queues_nobody_names_are_forgotten(rt: Runtime) -> None:
+    for queue in ("idle", "named", "served", "paused", "busy", "default"):
+        job_id = rt.enqueue("diagnostics.echo", {}, queue=queue)
+        if queue != "busy":
+            rt.backend.delete(job_id)
+    rt.backend.put_worker("w", {"queues": ["served"]}, ttl=30)
+    rt.backend.set_paused("paused", True)
+    assert control.forget_idle_queues(rt.backend, rt.config, named={"named"}) == ["idle"]
+    assert rt.backend.known_queues() == ["busy", "default", "named", "paused", "served"]
+    assert [e["details"] for e in control_actions(rt, "queue.forget")] == [{"idle": True}]
+    assert control.forget_idle_queues(rt.backend, rt.config) == ["named"]

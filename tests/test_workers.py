@@ -349,3 +349,28 @@ def test_retention_is_the_leading_daemons_for_every_queue(
         steward.stopped.set()
         retention.join(2)
         steward.backend.close()
+
+
+def test_retention_forgets_the_queues_it_empties_that_nobody_names(
+    tmp_path: Path, backend_url: str
+) -> None:
+    import runtime.daemon as daemon
+    from runtime.plugins import load_plugins
+
+    config = load_config(write_config(tmp_path, backend_url))
+    config.retention.completed_max = 0
+    rt = Runtime.from_config(tmp_path / "config.toml")
+    for queue in ("scratch", "served-here", "busy"):
+        rt.enqueue("diagnostics.echo", {}, queue=queue)
+        if queue != "busy":
+            claim = rt.backend.claim(queue, 30, 0)
+            assert claim is not None and rt.backend.complete(claim.job_id, claim.token, None)
+    steward = daemon.Steward("d1", config, load_plugins(config), ["default", "served-here"])
+    retention = daemon.Retention(steward, config)
+    try:
+        retention.trim()  # cleans scratch and served-here, then forgets scratch only
+        assert rt.backend.known_queues() == ["busy", "served-here"]
+        assert rt.backend.list_jobs(state="completed").jobs == []
+    finally:
+        retention.backend.close()
+        steward.backend.close()

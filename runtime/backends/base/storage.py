@@ -452,7 +452,15 @@ class Backend(KeyValueStore):
 
     @abstractmethod
     def known_queues(self) -> list[str]:
-        """Every queue that ever had a job pushed, sorted."""
+        """Every queue that had a job pushed and was not forgotten since, sorted."""
+
+    @abstractmethod
+    def forget_queue(self, queue: str) -> int:
+        """Drop `queue` from the known queues if it holds no job in any state, atomically
+        with that check (a push that comes first keeps it; one that comes after makes it
+        known again). Its completed total, pause flag, metrics (MetricStore.forget) and
+        other bookkeeping go with it. Returns how many jobs it holds: 0 when it is
+        forgotten (or was not known), else nothing changed."""
 
     @abstractmethod
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:

@@ -81,6 +81,7 @@ SCRIPTS = (
     "overview",
     "drop_workers",
     "beat",
+    "forget",
 )
 
 # The state set that holds each state's jobs (delayed also holds retrying).
@@ -334,6 +335,12 @@ class RedisBackend(RedisKeyValue, Backend):
 
     def known_queues(self) -> list[str]:
         return sorted(records.text(name) for name in self.conn.smembers(keys.QUEUES))
+
+    def forget_queue(self, queue: str) -> int:
+        held = int(self._run("forget", queue))
+        if not held:
+            self.metrics.forget(queue)
+        return held
 
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         with self.conn.pipeline(transaction=False) as pipe:

@@ -181,6 +181,16 @@ SQL_INSERT = """
                       enqueued_at, eta, finished_at, error)
     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 SQL_REGISTER_QUEUE = "insert or ignore into queues (name) values (?)"
+# forget_queue: whether a queue holds a job (index jobs_queue), how many (job_counts, O(1)),
+# and what forgetting it deletes: its known-queue row (with its completed total), its
+# zero counts and its pause flag.
+SQL_QUEUE_HAS_JOBS = "select 1 from jobs where queue = ? limit 1"
+SQL_QUEUE_JOBS = "select coalesce(sum(n), 0) from job_counts where queue = ?"
+SQL_FORGET_QUEUE = (
+    "delete from queues where name = ?",
+    "delete from job_counts where queue = ?",
+    "delete from paused_queues where name = ?",
+)
 # The next job to be claimed (jobs_claim index) and new dead letters (jobs_finished index).
 SQL_WAITING_HEAD = """select enqueued_at, eta from jobs where queue = ? and state = 'waiting'
     order by priority desc, seq limit 1"""

@@ -406,6 +406,20 @@ class SqliteBackend(SqliteKeyValue, Backend):
         )
         return [name for (name,) in rows]
 
+    def forget_queue(self, queue: str) -> int:
+        def forget(cur: sqlite3.Cursor) -> int:
+            if cur.execute(schema.SQL_QUEUE_HAS_JOBS, (queue,)).fetchone():
+                held = cur.execute(schema.SQL_QUEUE_JOBS, (queue,)).fetchone()[0]
+                return max(int(held), 1)  # the counts are the triggers'; the row is the truth
+            for sql in schema.SQL_FORGET_QUEUE:
+                cur.execute(sql, (queue,))
+            return 0
+
+        held = self._write(forget)
+        if not held:
+            self.metrics.forget(queue)
+        return held
+
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         def read(cur: sqlite3.Cursor) -> dict[str, float | None]:
             heads = {
