@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
@@ -15,7 +15,7 @@ from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.masking import mask_payload, mask_text, mask_url
-from runtime.messages import compose, dumps
+from runtime.messages import dumps, head_composer
 from runtime.names import check_name
 
 if TYPE_CHECKING:
@@ -158,7 +158,9 @@ def progress_eta(record: dict[str, Any], now: float) -> float | None:
 
 # -- dead letters and retention ------------------------------------------------------------
 RETRYABLE = ("failed", "canceled")
-PAGE = 1_000
+# Jobs a bulk action (retry_all, delete_all, clean, retention) reads and acts on per
+# backend call: memory and each call's time stay bounded whatever the number of jobs.
+CHUNK = 500
 
 
 def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
@@ -173,29 +175,84 @@ def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str,
 
 
 def retry_all(
-    backend: Backend, registry: JobRegistry, queue: str | None = None, job: str | None = None
+    backend: Backend,
+    registry: JobRegistry,
+    queue: str | None = None,
+    job: str | None = None,
+    chunk: int = CHUNK,
 ) -> int:
-    """Retry every failed job of `queue` (all queues when None), only `job` if given."""
-    # Collected first: each retry takes a job out of the failed index being paged.
-    dead: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = backend.list_jobs(queue=queue, state="failed", job=job, limit=PAGE, cursor=cursor)
-        dead += page.jobs
-        if (cursor := page.next_cursor) is None:
-            break
-    retried = sum(backend.requeue(row["id"], _fresh_message(row, registry)) for row in dead)
+    """Retry every failed job of `queue` (all queues when None), only `job` if given; each
+    gets fresh retries when its plugin is loaded here. Returns how many were retried."""
+
+    composers: dict[tuple[str, int], Callable[[str], bytes] | None] = {}
+
+    def head(job_id: str, name: str, priority: int) -> bytes | None:
+        if (name, priority) not in composers:  # a handful of names and priorities
+            composers[name, priority] = _fresh_composer(name, priority, registry)
+        compose = composers[name, priority]
+        return None if compose is None else compose(job_id)
+
+    def requeue(entries: list[tuple[str, str, int]]) -> int:
+        return backend.requeue_many({job_id: head(job_id, n, p) for job_id, n, p in entries})
+
+    retried = _each_dead_chunk(backend, queue, job, requeue, chunk)
     events.audit(backend, "job.retry_all", queue=queue, job=job, retried=retried)
     return retried
 
 
-def clean(backend: Backend, queue: str | None, state: str, older_than: float) -> int:
-    """Delete finished jobs in `state` older than `older_than` seconds; returns how many."""
+def delete_all(
+    backend: Backend, queue: str | None = None, job: str | None = None, chunk: int = CHUNK
+) -> int:
+    """Delete every failed job of `queue` (all queues when None), only `job` if given (the
+    dashboard's delete of a group of dead letters). Returns how many were deleted."""
+
+    def delete(entries: list[tuple[str, str, int]]) -> int:
+        return backend.delete_many([job_id for job_id, _, _ in entries], state="failed")
+
+    deleted = _each_dead_chunk(backend, queue, job, delete, chunk)
+    events.audit(backend, "job.delete_all", queue=queue, job=job, deleted=deleted)
+    return deleted
+
+
+def _each_dead_chunk(
+    backend: Backend,
+    queue: str | None,
+    job: str | None,
+    act: Callable[[list[tuple[str, str, int]]], int],
+    chunk: int,
+) -> int:
+    """Call `act` on the failed jobs of `queue` (every known queue when None) named `job`
+    (any when None), `chunk` (id, job, priority) at a time, oldest first; `act` takes each
+    chunk out of the failed set in one backend call and says how many it took. Only jobs
+    that failed before the walk began: one failing again meanwhile is not taken twice, and
+    the walk ends however fast jobs fail. Memory holds one chunk of ids, never records."""
+    until = backend.now()
+    total = 0
+    for name in [queue] if queue is not None else backend.known_queues():
+        skipped = 0  # entries left in the failed set (another job, or changed meanwhile)
+        while True:
+            entries = backend.finished_slice(name, "failed", until, skipped, chunk)
+            wanted = [entry for entry in entries if job is None or entry[1] == job]
+            taken = act(wanted) if wanted else 0
+            total += taken
+            skipped += len(entries) - taken
+            if len(entries) < chunk:
+                break
+    return total
+
+
+def clean(
+    backend: Backend, queue: str | None, state: str, older_than: float, chunk: int = CHUNK
+) -> int:
+    """Delete finished jobs in `state` older than `older_than` seconds, `chunk` per backend
+    call (a range delete of the finish-time index: no record is read); returns how many."""
     if state not in FINAL_STATES:
         raise BadInput(f"clean takes a final state (completed, failed, canceled), not '{state}'.")
     before = backend.now() - older_than
     queues = [queue] if queue else backend.known_queues()
-    removed = sum(_purge_all(backend, name, state, finished_before=before) for name in queues)
+    removed = sum(
+        _purge_all(backend, name, state, chunk, finished_before=before) for name in queues
+    )
     events.audit(
         backend, "queue.clean", queue=queue, state=state, older_than=older_than, removed=removed
     )
@@ -370,24 +427,33 @@ def apply_retention(backend: Backend, config: Config, queue: str) -> int:
     )
 
 
-def _purge_all(backend: Backend, queue: str, state: str, **bounds: Any) -> int:
-    """`purge` in bounded batches until nothing matches (one call never blocks for long)."""
+def _purge_all(backend: Backend, queue: str, state: str, chunk: int = CHUNK, **bounds: Any) -> int:
+    """`purge` `chunk` at a time until nothing matches (one call never blocks for long)."""
     total = 0
     while True:
-        removed = backend.purge(queue, state, limit=PAGE * 10, **bounds)
+        removed = backend.purge(queue, state, limit=chunk, **bounds)
         total += removed
-        if removed < PAGE * 10:
+        if removed < chunk:
             return total
 
 
 def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | None:
     """The job's message rebuilt with its full retries when its plugin is loaded here;
     None keeps the stored message (its retries may be spent)."""
-    if record["job"] not in registry:
+    compose = _fresh_composer(record["job"], record["priority"] or 0, registry)
+    if compose is None:
         return None
-    spec = registry.get(record["job"])
-    options = spec.message_options(record["priority"] or 0)
-    return compose(record["id"], spec.name, dumps(record["payload"] or {}), options)
+    return compose(record["id"]) + dumps(record["payload"] or {}).encode() + b"}"
+
+
+def _fresh_composer(
+    job: str, priority: int, registry: JobRegistry
+) -> Callable[[str], bytes] | None:
+    """The heads of such messages by job id (messages.head_composer), None when the job's
+    plugin is not loaded here."""
+    if job not in registry:
+        return None
+    return head_composer(job, registry.get(job).message_options(priority))
 
 
 # -- metrics ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ imports Huey: producers, backends and the CLI build and read messages without it
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 FORMAT_VERSION = 1
@@ -86,8 +87,26 @@ def dumps(value: Any) -> str:
 def compose(job_id: str, job: str, payload_json: str, options: dict[str, Any]) -> bytes:
     """The message bytes, from a payload already encoded (a producer encodes it once for
     the message and the job record alike)."""
-    head = dumps({"v": FORMAT_VERSION, "id": job_id, "job": job, **options})
-    return f'{head[:-1]},"payload":{payload_json}}}'.encode()
+    return compose_head(job_id, job, options) + payload_json.encode() + b"}"
+
+
+def compose_head(job_id: str, job: str, options: dict[str, Any]) -> bytes:
+    """The start of `compose`'s message, up to its payload, which comes last: the message
+    is this, the payload's JSON and `}`. A bulk retry sends only heads, and the backend
+    puts each in place of the stored message's own (Backend.requeue_many), so no payload
+    travels or sits in memory. A stored message is compose's for a job when it starts as
+    the job's head does up to its id (`{"v":1,"id":"...",`); its head then ends at the
+    first `,"payload":` after that: what comes between is the job name, a JSON string
+    (its quotes would be escaped), and option values, numbers or null."""
+    return head_composer(job, options)(job_id)
+
+
+def head_composer(job: str, options: dict[str, Any]) -> Callable[[str], bytes]:
+    """`compose_head` of one job name and options, for many ids: all but the id is encoded
+    once (a bulk retry of 100,000 jobs has a handful of names and priorities)."""
+    start = f'{{"v":{FORMAT_VERSION},"id":'.encode()
+    rest = f',{dumps({"job": job, **options})[1:-1]},"payload":'.encode()
+    return lambda job_id: start + dumps(job_id).encode() + rest
 
 
 def capped(text: str, limit: int) -> str:

@@ -30,6 +30,7 @@ from runtime.backends.base.storage import (
     NewJob,
     Reaped,
 )
+from runtime.messages import compose, compose_head, dumps
 
 LEASE = 30.0
 ERROR = {"type": "ValueError", "message": "boom", "traceback": "Traceback ...\nValueError: boom"}
@@ -692,6 +693,71 @@ def test_requeue_does_not_steal_a_key_another_pending_job_holds(backend: Backend
         claim = must_claim(backend)
         assert backend.complete(claim.job_id, claim.token, None)
     assert backend.push(new_job(key="k")).deduplicated is False
+
+
+def composed_job(payload: dict[str, Any]) -> NewJob:
+    """A job whose message is compose's (the producer's), with a spent retry count."""
+    job_id = uuid.uuid4().hex
+    data = compose(job_id, "tests.echo", dumps(payload), {"priority": 0, "retries": 0})
+    return NewJob(id=job_id, job="tests.echo", queue="q", data=data, payload=payload)
+
+
+def test_requeue_many_gives_each_message_its_new_head_and_keeps_its_payload(
+    backend: Backend,
+) -> None:
+    dead = [
+        composed_job({"n": n, "text": 'é "quoted"', "payload": ',"payload":'}) for n in range(3)
+    ]
+    for job in dead:
+        backend.push(job)
+        claim = must_claim(backend)
+        assert backend.fail(job.id, claim.token, ERROR)
+    other_shape, kept = failed_job(backend), failed_job(backend)  # not compose's messages
+    waiting = new_job()
+    backend.push(waiting)
+    options = {"priority": 0, "retries": 3}
+    heads = {job.id: compose_head(job.id, job.job, options) for job in dead}
+    heads[other_shape.id] = compose_head(other_shape.id, "tests.echo", options)
+    before = record(backend, waiting.id)
+    changed = {**heads, kept.id: None, waiting.id: heads[dead[0].id], "nope": b"{"}
+    assert backend.requeue_many(changed) == 5
+    assert record(backend, waiting.id) == before  # not dead: unchanged
+    assert backend.list_jobs(state="failed").jobs == []
+    claims = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in range(5))}
+    for job in dead:  # the whole message, as compose builds it with the new options
+        assert claims[job.id] == compose(job.id, job.job, dumps(job.payload), options)
+        assert record(backend, job.id)["payload"] == job.payload
+    assert claims[other_shape.id] == other_shape.data
+    assert claims[kept.id] == kept.data
+    assert backend.requeue_many({}) == 0
+
+
+def test_delete_many_deletes_only_the_state_asked_for(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    assert backend.delete_many(list(ids.values()), state="failed") == 1
+    assert backend.get_job(ids["failed"]) is None
+    assert backend.delete_many([ids["active"], ids["waiting1"], ids["done1"], "nope"]) == 2
+    assert {name for name, i in ids.items() if backend.get_job(i)} == {
+        "active", "done2", "retrying", "waiting2", "delayed",
+    }  # fmt: skip
+    assert backend.delete_many([]) == 0
+
+
+def test_finished_slice_walks_a_final_state_oldest_first_up_to_a_time(backend: Backend) -> None:
+    ids = dead_jobs(backend, [LATER + i for i in (3, 1, 2)])  # finished out of push order
+    ids = [ids[1], ids[2], ids[0]]  # by finish time
+    backend.push(other_job := new_job(job="tests.other", priority=4))
+    must_claim(backend)
+    assert backend.reap_expired("q", LATER + 10, max_stalls=1).stalled == [other_job.id]
+    other = other_job.id
+    rows = backend.finished_slice("q", "failed", LATER + 2.5, 0, 10)
+    assert rows == [(i, "tests.echo", 0) for i in ids[:2]]
+    assert backend.finished_slice("q", "failed", LATER + 2.5, 1, 1) == [(ids[1], "tests.echo", 0)]
+    assert backend.finished_slice("q", "failed", LATER + 2.5, 2, 10) == []
+    assert backend.finished_slice("q", "failed", LATER + 3, 2, 10) == [(ids[2], "tests.echo", 0)]
+    assert backend.finished_slice("q", "failed", LATER + 10, 3, 10) == [(other, "tests.other", 4)]
+    assert backend.finished_slice("q", "completed", LATER, 0, 10) == []
+    assert backend.finished_slice("elsewhere", "failed", LATER, 0, 10) == []
 
 
 # -- purge: retention of finished jobs ------------------------------------------------------

@@ -16,6 +16,7 @@ from runtime.durations import parse_duration
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput
 from runtime.jobs import JobRegistry
+from runtime.messages import decode
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN, cli_json, run_cli, write_config
 
@@ -67,6 +68,51 @@ def test_retry_all_by_queue_and_job_name(rt: Runtime) -> None:
     assert control.retry_all(rt.backend, rt.registry, "default", job="diagnostics.fail") == 3
     assert [(rt.job(i) or {})["state"] for i in dead] == ["waiting"] * 3
     assert (rt.job(poison) or {})["state"] == "failed"
+
+
+def fail_now(rt: Runtime, name: str, queue: str = "default") -> str:
+    """A job of `name` claimed and failed at once: a dead letter without running it."""
+    job_id = rt.enqueue(name, {"times": 9} if name == "diagnostics.fail" else {}, queue=queue)
+    claim = rt.backend.claim(queue, 30, 0)
+    assert claim is not None and claim.job_id == job_id
+    assert rt.backend.fail(job_id, claim.token, {"type": "E", "message": "m", "traceback": None})
+    return job_id
+
+
+def states(rt: Runtime, ids: list[str]) -> set[str | None]:
+    return {(rt.job(job_id) or {}).get("state") for job_id in ids}
+
+
+def test_retry_all_and_delete_all_work_a_chunk_at_a_time(rt: Runtime) -> None:
+    """2.5 chunks of one job name, with dead jobs of another name between them that the
+    walk steps over, and one on another queue."""
+    spent = dead_letter(rt)  # its message has no retries left
+    fail_ids, echo_ids = [spent], []
+    for n in range(24):
+        fail_ids.append(fail_now(rt, "diagnostics.fail"))
+        if n % 2:
+            echo_ids.append(fail_now(rt, "diagnostics.echo"))
+    other = fail_now(rt, "diagnostics.fail", queue="other")
+    retried = control.retry_all(rt.backend, rt.registry, "default", "diagnostics.fail", chunk=10)
+    assert retried == 25
+    assert states(rt, fail_ids) == {"waiting"}
+    assert states(rt, [*echo_ids, other]) == {"failed"}
+    claim = rt.backend.claim("default", 30, 0)  # the oldest: the one whose retries were spent
+    assert claim is not None and claim.job_id == spent
+    assert decode(claim.data)["retries"] == 3 and decode(claim.data)["payload"] == {"times": 9}
+    assert control.delete_all(rt.backend, None, "diagnostics.echo", chunk=5) == 12
+    assert states(rt, echo_ids) == {None} and states(rt, [other]) == {"failed"}
+    assert control.delete_all(rt.backend, chunk=5) == 1
+    assert control.retry_all(rt.backend, rt.registry, chunk=5) == 0
+    details = [e["details"] for e in control_actions(rt, "job.retry_all")]
+    assert details == [{"retried": 25}, {"retried": 0}]
+
+
+def test_clean_deletes_more_than_a_chunk(rt: Runtime) -> None:
+    rt.enqueue_many("diagnostics.echo", [{"message": n} for n in range(25)])
+    run_all(rt)
+    assert control.clean(rt.backend, None, "completed", older_than=0, chunk=10) == 25
+    assert rt.backend.list_jobs(state="completed").jobs == []
 
 
 def test_clean_removes_old_finished_jobs_only(rt: Runtime) -> None:

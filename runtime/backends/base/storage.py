@@ -317,6 +317,15 @@ class Backend(KeyValueStore):
         `data` when given (fresh retries). False, changing nothing, in any other state."""
 
     @abstractmethod
+    def requeue_many(self, heads: dict[str, bytes | None]) -> int:
+        """`requeue` for many jobs in one round trip (one script / one transaction): each
+        job of `heads` whose head is given and whose stored message is compose's for it
+        gets that head in place of the message's own, the payload kept where it is
+        (messages.compose_head), so a bulk retry never reads or sends payloads; a None
+        head, or a message of another shape, keeps the stored message. Returns how many
+        were requeued (the others were not failed or canceled, and did not change)."""
+
+    @abstractmethod
     def purge(
         self,
         queue: str,
@@ -331,10 +340,16 @@ class Backend(KeyValueStore):
         many. Indexes, counters of current states and idempotency keys stay consistent;
         the completed total does not shrink."""
 
-    @abstractmethod
     def delete(self, job_id: str) -> bool:
         """Delete a job that is not active, from its record and every index; its
         idempotency key is freed. False, changing nothing, when it is active or gone."""
+        return self.delete_many([job_id]) == 1
+
+    @abstractmethod
+    def delete_many(self, job_ids: list[str], state: str | None = None) -> int:
+        """`delete` for many jobs in one round trip, only those in `state` when given (a
+        bulk delete of dead letters must not delete a job retried meanwhile); returns how
+        many were deleted."""
 
     @abstractmethod
     def purge_queue(self, queue: str) -> int:
@@ -430,6 +445,15 @@ class Backend(KeyValueStore):
     def _state_slice(self, queue: str, state: str, offset: int, count: int) -> list[str]:
         """Up to `count` job ids of `queue`'s index of `state`, from rank `offset`, in
         STATE_ORDER. The delayed index also holds retrying jobs (the caller filters)."""
+
+    @abstractmethod
+    def finished_slice(
+        self, queue: str, state: str, until: float, offset: int, count: int
+    ) -> list[tuple[str, str, int]]:
+        """Up to `count` (id, job name, priority) of `queue`'s jobs in the final `state`
+        that finished at or before `until`, oldest first, from rank `offset` among them:
+        what bulk actions walk, a chunk at a time, without reading records. A range read
+        of the state's finish-time index (O(log n + count) on Redis)."""
 
     @abstractmethod
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:

@@ -82,6 +82,7 @@ SCRIPTS = (
     "drop_workers",
     "beat",
     "forget",
+    "finished_slice",
 )
 
 # The state set that holds each state's jobs (delayed also holds retrying).
@@ -243,7 +244,11 @@ class RedisBackend(RedisKeyValue, Backend):
 
     # -- dead letters and retention ------------------------------------------------------
     def requeue(self, job_id: str, data: bytes | None = None) -> bool:
-        return bool(self._run("requeue", job_id, data))
+        return bool(self._run("requeue", job_id, data, None))
+
+    def requeue_many(self, heads: dict[str, bytes | None]) -> int:
+        triples = [part for job_id, head in heads.items() for part in (job_id, None, head)]
+        return int(self._run("requeue", *triples)) if triples else 0
 
     def purge(
         self,
@@ -264,13 +269,13 @@ class RedisBackend(RedisKeyValue, Backend):
                 break
         return purged
 
-    def delete(self, job_id: str) -> bool:
-        return bool(self._run("delete", job_id))
+    def delete_many(self, job_ids: list[str], state: str | None = None) -> int:
+        return int(self._run("delete", state, *job_ids)) if job_ids else 0
 
     def purge_queue(self, queue: str) -> int:
         deleted = skipped = 0
         while ids := self.conn.zrange(keys.queue_jobs(queue), skipped, skipped + BATCH - 1):
-            removed = int(self._run("delete", *ids))
+            removed = int(self._run("delete", None, *ids))
             deleted += removed
             skipped += len(ids) - removed  # active jobs stay at the front of the index
         return deleted
@@ -294,6 +299,13 @@ class RedisBackend(RedisKeyValue, Backend):
         index = keys.queue(queue, STATE_SETS[state])
         read = self.conn.zrevrange if state in FINAL_STATES else self.conn.zrange
         return [records.text(member) for member in read(index, offset, offset + count - 1)]
+
+    def finished_slice(
+        self, queue: str, state: str, until: float, offset: int, count: int
+    ) -> list[tuple[str, str, int]]:
+        reply = self._run("finished_slice", queue, final_state(state), until, offset, count)
+        triples = (reply[n : n + 3] for n in range(0, len(reply), 3))
+        return [(records.text(i), records.text(job), int(p)) for i, job, p in triples]
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         with self.conn.pipeline(transaction=False) as pipe:

@@ -128,11 +128,21 @@ SQL_STALL = """
     update jobs set state = 'failed', finished_at = ?, error = ?, stalls = stalls + 1,
         token = null, lease_deadline = null
     where id = ?"""
-SQL_DEAD_KEY = "select key from jobs where id = ? and state in ('failed', 'canceled')"
+# By id only: with a state condition too, the planner walks the whole state index instead.
+SQL_KEYS = "select id, key, state from jobs where id in ({})"
+# The new message is the one given (:data), else the stored one with :head for its own
+# when it is compose's for the job (it starts with :start, the head up to its id; its head
+# ends at its first ',"payload":', X'2c2270...' here, see messages.compose_head), else the
+# stored one. Blobs throughout, so that positions are bytes.
 SQL_REQUEUE = """
     update jobs set state = 'waiting', error = null, finished_at = null, stalls = 0,
-        progress = null, token = null, lease_deadline = null, key = ?, data = coalesce(?, data)
-    where id = ?"""
+        progress = null, token = null, lease_deadline = null, key = :key,
+        data = coalesce(:data, case
+            when :head is not null and substr(data, 1, length(:start)) = :start
+                and instr(data, X'2c227061796c6f6164223a') > 0
+            then cast(:head || substr(data, instr(data, X'2c227061796c6f6164223a') + 11) as blob)
+            end, data)
+    where id = :id"""
 # list_jobs by state: each state's rows in STATE_ORDER, through the partial index of
 # that state (delayed and retrying share one, as on Redis; the caller filters).
 _DUE = """select id from jobs
@@ -151,6 +161,10 @@ SQL_STATE_SLICES = {
     "failed": _FINISHED,
     "canceled": _FINISHED,
 }
+# Bulk actions walk a final state oldest first, up to a finish time (jobs_finished index).
+SQL_FINISHED_SLICE = """select id, job, priority from jobs
+    where queue = ? and state = ? and finished_at is not null and finished_at <= ?
+    order by finished_at, seq limit ? offset ?"""
 # A database from before job_counts existed: count its jobs once (the triggers keep the
 # counts from then on; a database whose jobs all went still has its zero rows).
 SQL_SEED_COUNTS = """insert into job_counts select queue, state, count(*) from jobs
