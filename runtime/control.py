@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
@@ -15,7 +15,7 @@ from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.masking import mask_payload, mask_text, mask_url
-from runtime.messages import dumps, head_composer
+from runtime.messages import dumps, head_rest, head_with_rest
 from runtime.names import check_name
 
 if TYPE_CHECKING:
@@ -183,19 +183,12 @@ def retry_all(
 ) -> int:
     """Retry every failed job of `queue` (all queues when None), only `job` if given; each
     gets fresh retries when its plugin is loaded here. Returns how many were retried."""
+    heads, until = FreshHeads(registry), backend.now()
 
-    composers: dict[tuple[str, int], Callable[[str], bytes] | None] = {}
+    def requeue(name: str, offset: int) -> tuple[int, int]:
+        return backend.requeue_failed(name, until, offset, chunk, job, heads)
 
-    def head(job_id: str, name: str, priority: int) -> bytes | None:
-        if (name, priority) not in composers:  # a handful of names and priorities
-            composers[name, priority] = _fresh_composer(name, priority, registry)
-        compose = composers[name, priority]
-        return None if compose is None else compose(job_id)
-
-    def requeue(entries: list[tuple[str, str, int]]) -> int:
-        return backend.requeue_many({job_id: head(job_id, n, p) for job_id, n, p in entries})
-
-    retried = _each_dead_chunk(backend, queue, job, requeue, chunk)
+    retried = _each_failed_chunk(backend, queue, requeue)
     events.audit(backend, "job.retry_all", queue=queue, job=job, retried=retried)
     return retried
 
@@ -203,42 +196,63 @@ def retry_all(
 def delete_all(
     backend: Backend, queue: str | None = None, job: str | None = None, chunk: int = CHUNK
 ) -> int:
-    """Delete every failed job of `queue` (all queues when None), only `job` if given (the
-    dashboard's delete of a group of dead letters). Returns how many were deleted."""
+    """Delete every failed job of `queue` (all queues when None), only `job` if given.
+    Returns how many were deleted."""
+    until = backend.now()
 
-    def delete(entries: list[tuple[str, str, int]]) -> int:
-        return backend.delete_many([job_id for job_id, _, _ in entries], state="failed")
+    def delete(name: str, offset: int) -> tuple[int, int]:
+        entries = backend.finished_slice(name, "failed", until, offset, chunk)
+        wanted = [job_id for job_id, job_name, _ in entries if job in (None, job_name)]
+        return len(entries), backend.delete_many(wanted, state="failed") if wanted else 0
 
-    deleted = _each_dead_chunk(backend, queue, job, delete, chunk)
+    deleted = _each_failed_chunk(backend, queue, delete)
     events.audit(backend, "job.delete_all", queue=queue, job=job, deleted=deleted)
     return deleted
 
 
-def _each_dead_chunk(
-    backend: Backend,
-    queue: str | None,
-    job: str | None,
-    act: Callable[[list[tuple[str, str, int]]], int],
-    chunk: int,
+def _each_failed_chunk(
+    backend: Backend, queue: str | None, step: Callable[[str, int], tuple[int, int]]
 ) -> int:
-    """Call `act` on the failed jobs of `queue` (every known queue when None) named `job`
-    (any when None), `chunk` (id, job, priority) at a time, oldest first; `act` takes each
-    chunk out of the failed set in one backend call and says how many it took. Only jobs
-    that failed before the walk began: one failing again meanwhile is not taken twice, and
-    the walk ends however fast jobs fail. Memory holds one chunk of ids, never records."""
-    until = backend.now()
+    """Walk the failed set of `queue` (every known queue when None) a chunk at a time,
+    oldest first: `step(queue, offset)` looks at a chunk from rank `offset`, takes what it
+    wants out of the set in one backend call, and says (looked at, taken); the jobs it
+    left stay ahead of the rest, so the next chunk starts after them. The steps look only
+    at jobs that had failed when the walk began (`until`): one failing again meanwhile is
+    not taken twice, and the walk ends however fast jobs fail. Memory holds one chunk of
+    ids at most, never records. Returns how many were taken."""
     total = 0
     for name in [queue] if queue is not None else backend.known_queues():
-        skipped = 0  # entries left in the failed set (another job, or changed meanwhile)
+        skipped = 0  # jobs left in the failed set: another name, or changed meanwhile
         while True:
-            entries = backend.finished_slice(name, "failed", until, skipped, chunk)
-            wanted = [entry for entry in entries if job is None or entry[1] == job]
-            taken = act(wanted) if wanted else 0
+            looked, taken = step(name, skipped)
             total += taken
-            skipped += len(entries) - taken
-            if len(entries) < chunk:
+            skipped += looked - taken
+            if not looked:
                 break
     return total
+
+
+class FreshHeads:
+    """Message heads with the full retries of `registry`'s jobs (the FreshHeads of
+    runtime.backends.base.storage): the part after the id is encoded once per job name and
+    priority."""
+
+    def __init__(self, registry: JobRegistry) -> None:
+        self._registry = registry
+        self.jobs = frozenset(spec.name for spec in registry)
+        self._rests: dict[tuple[str, int], bytes] = {}
+
+    def rest(self, job: str, priority: int) -> bytes:
+        if (job, priority) not in self._rests:
+            options = self._registry.get(job).message_options(priority)
+            self._rests[job, priority] = head_rest(job, options)
+        return self._rests[job, priority]
+
+    def known(self) -> Mapping[tuple[str, int], bytes]:
+        return self._rests
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        return head_with_rest(job_id, self.rest(job, priority)) if job in self.jobs else None
 
 
 def clean(
@@ -440,20 +454,8 @@ def _purge_all(backend: Backend, queue: str, state: str, chunk: int = CHUNK, **b
 def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | None:
     """The job's message rebuilt with its full retries when its plugin is loaded here;
     None keeps the stored message (its retries may be spent)."""
-    compose = _fresh_composer(record["job"], record["priority"] or 0, registry)
-    if compose is None:
-        return None
-    return compose(record["id"]) + dumps(record["payload"] or {}).encode() + b"}"
-
-
-def _fresh_composer(
-    job: str, priority: int, registry: JobRegistry
-) -> Callable[[str], bytes] | None:
-    """The heads of such messages by job id (messages.head_composer), None when the job's
-    plugin is not loaded here."""
-    if job not in registry:
-        return None
-    return head_composer(job, registry.get(job).message_options(priority))
+    head = FreshHeads(registry).head(record["id"], record["job"], record["priority"] or 0)
+    return None if head is None else head + dumps(record["payload"] or {}).encode() + b"}"
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -621,24 +623,29 @@ def failure_groups(backend: Backend, config: Config) -> list[dict[str, Any]]:
 
 
 def act_on_failure_group(
-    backend: Backend, registry: JobRegistry, action: str, group: dict[str, Any]
+    backend: Backend,
+    registry: JobRegistry,
+    action: str,
+    group: dict[str, Any],
+    chunk: int = CHUNK,
 ) -> dict[str, int]:
     """Retry or delete every job of a failure group (as `failure_groups` made it); returns
     `{done, skipped}`: skipped jobs changed state meanwhile (retried, deleted, purged)."""
     if action not in ("retry", "delete"):
         raise BadInput(f"unknown action '{action}' on a failure group; use retry or delete.")
-    members = [
-        record
+    members = [  # ids and priorities only: a page of records at a time is read
+        (record["id"], record["priority"] or 0)
         for record in _newest_failed(backend, group["queue"])
         if record["job"] == group["job"]
         and mask_text(error_signature(record["error"])) == group["signature"]
     ]
-    done = 0
-    for record in members:
+    done, heads = 0, FreshHeads(registry)
+    for start in range(0, len(members), chunk):  # one backend call per chunk, not per job
+        some = members[start : start + chunk]
         if action == "retry":
-            done += backend.requeue(record["id"], _fresh_message(record, registry))
+            done += backend.requeue_many({i: heads.head(i, group["job"], p) for i, p in some})
         else:
-            done += backend.delete(record["id"])
+            done += backend.delete_many([job_id for job_id, _ in some], state="failed")
     events.audit(
         backend,
         f"failures.{action}",

@@ -30,7 +30,7 @@ from runtime.backends.base.storage import (
     NewJob,
     Reaped,
 )
-from runtime.messages import compose, compose_head, dumps
+from runtime.messages import compose, compose_head, dumps, head_rest, head_with_rest
 
 LEASE = 30.0
 ERROR = {"type": "ValueError", "message": "boom", "traceback": "Traceback ...\nValueError: boom"}
@@ -695,11 +695,67 @@ def test_requeue_does_not_steal_a_key_another_pending_job_holds(backend: Backend
     assert backend.push(new_job(key="k")).deduplicated is False
 
 
-def composed_job(payload: dict[str, Any]) -> NewJob:
+def composed_job(payload: dict[str, Any], job: str = "tests.echo", priority: int = 0) -> NewJob:
     """A job whose message is compose's (the producer's), with a spent retry count."""
     job_id = uuid.uuid4().hex
-    data = compose(job_id, "tests.echo", dumps(payload), {"priority": 0, "retries": 0})
-    return NewJob(id=job_id, job="tests.echo", queue="q", data=data, payload=payload)
+    data = compose(job_id, job, dumps(payload), {"priority": priority, "retries": 0})
+    return NewJob(id=job_id, job=job, queue="q", data=data, payload=payload, priority=priority)
+
+
+class Heads:
+    """FreshHeads for the contract tests: `tests.echo` gets 7 retries, other jobs keep
+    their messages."""
+
+    jobs = frozenset({"tests.echo"})
+
+    def __init__(self) -> None:
+        self.rests: dict[tuple[str, int], bytes] = {}
+
+    def rest(self, job: str, priority: int) -> bytes:
+        options = {"priority": priority, "retries": 7}
+        return self.rests.setdefault((job, priority), head_rest(job, options))
+
+    def known(self) -> dict[tuple[str, int], bytes]:
+        return self.rests
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        return head_with_rest(job_id, self.rest(job, priority)) if job in self.jobs else None
+
+
+def fail_all(backend: Backend, jobs: list[NewJob]) -> None:
+    for job in jobs:
+        backend.push(job)
+        claim = must_claim(backend)
+        assert claim.job_id == job.id and backend.fail(job.id, claim.token, ERROR)
+
+
+def test_requeue_failed_retries_a_chunk_with_fresh_heads(backend: Backend) -> None:
+    """Twelve dead jobs of two names and three priorities, oldest first, 5 at a time: a
+    chunk steps over the other name's jobs, and each priority's head is learnt on the way."""
+    jobs = [
+        composed_job({"n": n}, "tests.other" if n % 4 == 0 else "tests.echo", n % 3)
+        for n in range(12)
+    ]
+    fail_all(backend, jobs)
+    until = backend.now()
+    time.sleep(0.01)
+    fail_all(backend, [late := composed_job({"late": True})])  # after `until`: not looked at
+    heads, chunks, offset = Heads(), [], 0
+    while (chunk := backend.requeue_failed("q", until, offset, 5, "tests.echo", heads))[0]:
+        chunks.append(chunk)
+        offset += chunk[0] - chunk[1]
+    assert chunks == [(5, 3), (5, 4), (2, 2)]
+    assert sorted(heads.known()) == [("tests.echo", p) for p in range(3)]
+    echo = [job for job in jobs if job.job == "tests.echo"]
+    claims = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in echo)}
+    for job in echo:
+        options = {"priority": job.priority, "retries": 7}
+        assert claims[job.id] == compose(job.id, job.job, dumps(job.payload), options)
+    assert backend.requeue_failed("q", until, 0, 5, None, heads) == (3, 3)  # the other name
+    others = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in range(3))}
+    assert others == {job.id: job.data for job in jobs if job.job == "tests.other"}
+    assert record(backend, late.id)["state"] == "failed"
+    assert backend.requeue_failed("q", until, 0, 5, None, heads) == (0, 0)
 
 
 def test_requeue_many_gives_each_message_its_new_head_and_keeps_its_payload(

@@ -16,7 +16,7 @@ from runtime.durations import parse_duration
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput
 from runtime.jobs import JobRegistry
-from runtime.messages import decode
+from runtime.messages import compose, decode
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN, cli_json, run_cli, write_config
 
@@ -70,13 +70,21 @@ def test_retry_all_by_queue_and_job_name(rt: Runtime) -> None:
     assert (rt.job(poison) or {})["state"] == "failed"
 
 
-def fail_now(rt: Runtime, name: str, queue: str = "default") -> str:
+def fail_now(rt: Runtime, name: str, queue: str = "default", priority: int = 0) -> str:
     """A job of `name` claimed and failed at once: a dead letter without running it."""
-    job_id = rt.enqueue(name, {"times": 9} if name == "diagnostics.fail" else {}, queue=queue)
+    return fail_now_with_message(rt, name, queue, priority)[0]
+
+
+def fail_now_with_message(
+    rt: Runtime, name: str, queue: str = "default", priority: int = 0
+) -> tuple[str, bytes]:
+    """`fail_now`, and the job's message as it was stored."""
+    payload = {"times": 9} if name == "diagnostics.fail" else {}
+    job_id = rt.enqueue(name, payload, queue=queue, priority=priority)
     claim = rt.backend.claim(queue, 30, 0)
     assert claim is not None and claim.job_id == job_id
     assert rt.backend.fail(job_id, claim.token, {"type": "E", "message": "m", "traceback": None})
-    return job_id
+    return job_id, claim.data
 
 
 def states(rt: Runtime, ids: list[str]) -> set[str | None]:
@@ -106,6 +114,45 @@ def test_retry_all_and_delete_all_work_a_chunk_at_a_time(rt: Runtime) -> None:
     assert control.retry_all(rt.backend, rt.registry, chunk=5) == 0
     details = [e["details"] for e in control_actions(rt, "job.retry_all")]
     assert details == [{"retried": 25}, {"retried": 0}]
+
+
+def test_retry_all_gives_each_name_and_priority_its_own_head(rt: Runtime) -> None:
+    """Names and priorities mixed within chunks of 4, and a job whose plugin is not loaded
+    here (its message stays as it was)."""
+    rt.allow_unknown = True
+    dead = {}
+    for n in range(9):
+        name = "signup.welcome" if n % 3 == 0 else "diagnostics.fail"
+        job_id, data = fail_now_with_message(rt, name, priority=n % 2 * 5)
+        dead[job_id] = (name, n % 2 * 5, data)
+    assert control.retry_all(rt.backend, rt.registry, chunk=4) == 9
+    claims = [rt.backend.claim("default", 30, 0) for _ in dead]
+    for claim in claims:
+        assert claim is not None
+        name, priority, before = dead[claim.job_id]
+        if name == "signup.welcome":
+            assert claim.data == before
+        else:
+            options = rt.registry.get(name).message_options(priority)
+            assert claim.data == compose(claim.job_id, name, '{"times":9}', options)
+            assert decode(claim.data)["priority"] == priority
+
+
+def test_a_failure_group_is_retried_and_deleted_a_chunk_at_a_time(rt: Runtime) -> None:
+    ids = [fail_now(rt, "diagnostics.fail") for _ in range(5)]
+    other = fail_now(rt, "diagnostics.echo")
+    (group,) = [g for g in control.failure_groups(rt.backend, rt.config) if g["count"] == 5]
+    done = control.act_on_failure_group(rt.backend, rt.registry, "retry", group, chunk=2)
+    assert done == {"done": 5, "skipped": 0}
+    assert states(rt, ids) == {"waiting"} and states(rt, [other]) == {"failed"}
+    claims = [rt.backend.claim("default", 30, 0) for _ in ids]
+    assert {claim.job_id for claim in claims if claim} == set(ids)
+    for claim in claims:
+        assert claim is not None
+        assert rt.backend.fail(claim.job_id, claim.token, {"type": "E", "message": "m"})
+    done = control.act_on_failure_group(rt.backend, rt.registry, "delete", group, chunk=2)
+    assert done == {"done": 5, "skipped": 0}
+    assert states(rt, ids) == {None} and states(rt, [other]) == {"failed"}
 
 
 def test_clean_deletes_more_than_a_chunk(rt: Runtime) -> None:

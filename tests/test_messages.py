@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from runtime.messages import FORMAT_VERSION, compose, compose_head, decode, dumps, head_composer
+from runtime.messages import (
+    FORMAT_VERSION,
+    compose,
+    compose_head,
+    decode,
+    dumps,
+    head_rest,
+    head_with_rest,
+)
 
 OPTIONS = {"priority": 2, "retries": 3, "retry_delay": 0.5, "retry_backoff": 2.0, "timeout": None}
 
@@ -17,6 +25,6 @@ def test_compose_is_its_head_the_payload_and_a_brace(job_id: str) -> None:
     assert data == f'{whole[:-1]},"payload":{payload}}}'.encode()  # the format as it was
     head = compose_head(job_id, "tests.echo", OPTIONS)
     assert data == head + payload.encode() + b"}"
-    assert head_composer("tests.echo", OPTIONS)(job_id) == head
+    assert head_with_rest(job_id, head_rest("tests.echo", OPTIONS)) == head
     body = decode(data)
     assert (body["id"], body["payload"], body["retries"]) == (job_id, {"n": 1, "text": "é"}, 3)

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from runtime.backends.base.alerts import AlertStore
 from runtime.backends.base.cancellation import Cancellation
@@ -79,6 +79,23 @@ class NewJob:
     def delay(self) -> float | None:
         """Seconds until `eta` from now on this process's clock; None without an eta."""
         return None if self.eta is None else self.eta - time.time()
+
+
+class FreshHeads(Protocol):
+    """The message heads a bulk retry gives its jobs (fresh retries; messages.compose_head):
+    `jobs` are the names that get one (their plugin is loaded; the others keep their
+    message), `rest(job, priority)` the part after the id (messages.head_rest), computed
+    once per name and priority, and `known()` those computed so far."""
+
+    jobs: frozenset[str]
+
+    def rest(self, job: str, priority: int) -> bytes: ...
+
+    def known(self) -> Mapping[tuple[str, int], bytes]: ...
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        """The head of that job, None for a job not in `jobs`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -324,6 +341,19 @@ class Backend(KeyValueStore):
         (messages.compose_head), so a bulk retry never reads or sends payloads; a None
         head, or a message of another shape, keeps the stored message. Returns how many
         were requeued (the others were not failed or canceled, and did not change)."""
+
+    def requeue_failed(
+        self, queue: str, until: float, offset: int, count: int, job: str | None, heads: FreshHeads
+    ) -> tuple[int, int]:
+        """One chunk of a bulk retry: of the failed jobs of `queue` that finished at or
+        before `until`, oldest first, look at up to `count` from rank `offset` among them
+        (finished_slice), and requeue those named `job` (any when None) with the head
+        `heads` gives each in place of their own (requeue_many). Returns (how many it
+        looked at, how many it requeued). This default takes two round trips; a backend
+        may do it in one (Redis: one script per chunk)."""
+        entries = self.finished_slice(queue, "failed", until, offset, count)
+        wanted = {i: heads.head(i, name, p) for i, name, p in entries if job in (None, name)}
+        return len(entries), self.requeue_many(wanted) if wanted else 0
 
     @abstractmethod
     def purge(

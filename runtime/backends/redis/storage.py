@@ -33,6 +33,7 @@ from runtime.backends.base.storage import (
     Backend,
     Claim,
     EnqueueResult,
+    FreshHeads,
     NewJob,
     Overview,
     Reaped,
@@ -48,7 +49,7 @@ from runtime.backends.redis.metrics import RedisMetricStore
 from runtime.chunks import bounded
 from runtime.errors import BackendUnavailable
 from runtime.masking import mask_url
-from runtime.messages import describe_message
+from runtime.messages import HEAD_START, describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
 SOCKET_TIMEOUT = 10.0  # seconds: a silent server must not hang a caller for ever
@@ -83,6 +84,7 @@ SCRIPTS = (
     "beat",
     "forget",
     "finished_slice",
+    "requeue_failed",
 )
 
 # The state set that holds each state's jobs (delayed also holds retrying).
@@ -249,6 +251,22 @@ class RedisBackend(RedisKeyValue, Backend):
     def requeue_many(self, heads: dict[str, bytes | None]) -> int:
         triples = [part for job_id, head in heads.items() for part in (job_id, None, head)]
         return int(self._run("requeue", *triples)) if triples else 0
+
+    def requeue_failed(
+        self, queue: str, until: float, offset: int, count: int, job: str | None, heads: FreshHeads
+    ) -> tuple[int, int]:
+        fresh = json.dumps(sorted(heads.jobs))
+        looked = requeued = 0
+        while True:  # one script call, and one more per template the script lacked
+            templates = {f"{n}|{p}": rest.decode() for (n, p), rest in heads.known().items()}
+            args = (offset + looked - requeued, count - looked, job, fresh, json.dumps(templates))
+            seen, done, name, priority = self._run(
+                "requeue_failed", queue, until, *args, HEAD_START
+            )
+            looked, requeued = looked + int(seen), requeued + int(done)
+            if not name:
+                return looked, requeued
+            heads.rest(records.text(name), int(priority))  # known from now on
 
     def purge(
         self,
