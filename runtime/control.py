@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
@@ -15,7 +15,8 @@ from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
 from runtime.config import Config
 from runtime.errors import BadInput
 from runtime.masking import mask_payload, mask_text, mask_url
-from runtime.messages import compose, dumps
+from runtime.messages import dumps, head_rest, head_with_rest
+from runtime.names import check_name
 
 if TYPE_CHECKING:
     from runtime.jobs import JobRegistry
@@ -157,7 +158,9 @@ def progress_eta(record: dict[str, Any], now: float) -> float | None:
 
 # -- dead letters and retention ------------------------------------------------------------
 RETRYABLE = ("failed", "canceled")
-PAGE = 1_000
+# Jobs a bulk action (retry_all, delete_all, clean, retention) reads and acts on per
+# backend call: memory and each call's time stay bounded whatever the number of jobs.
+CHUNK = 500
 
 
 def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
@@ -172,29 +175,98 @@ def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str,
 
 
 def retry_all(
-    backend: Backend, registry: JobRegistry, queue: str | None = None, job: str | None = None
+    backend: Backend,
+    registry: JobRegistry,
+    queue: str | None = None,
+    job: str | None = None,
+    chunk: int = CHUNK,
 ) -> int:
-    """Retry every failed job of `queue` (all queues when None), only `job` if given."""
-    # Collected first: each retry takes a job out of the failed index being paged.
-    dead: list[dict[str, Any]] = []
-    cursor = None
-    while True:
-        page = backend.list_jobs(queue=queue, state="failed", job=job, limit=PAGE, cursor=cursor)
-        dead += page.jobs
-        if (cursor := page.next_cursor) is None:
-            break
-    retried = sum(backend.requeue(row["id"], _fresh_message(row, registry)) for row in dead)
+    """Retry every failed job of `queue` (all queues when None), only `job` if given; each
+    gets fresh retries when its plugin is loaded here. Returns how many were retried."""
+    heads, until = FreshHeads(registry), backend.now()
+
+    def requeue(name: str, offset: int) -> tuple[int, int]:
+        return backend.requeue_failed(name, until, offset, chunk, job, heads)
+
+    retried = _each_failed_chunk(backend, queue, requeue)
     events.audit(backend, "job.retry_all", queue=queue, job=job, retried=retried)
     return retried
 
 
-def clean(backend: Backend, queue: str | None, state: str, older_than: float) -> int:
-    """Delete finished jobs in `state` older than `older_than` seconds; returns how many."""
+def delete_all(
+    backend: Backend, queue: str | None = None, job: str | None = None, chunk: int = CHUNK
+) -> int:
+    """Delete every failed job of `queue` (all queues when None), only `job` if given.
+    Returns how many were deleted."""
+    until = backend.now()
+
+    def delete(name: str, offset: int) -> tuple[int, int]:
+        entries = backend.finished_slice(name, "failed", until, offset, chunk)
+        wanted = [job_id for job_id, job_name, _ in entries if job in (None, job_name)]
+        return len(entries), backend.delete_many(wanted, state="failed") if wanted else 0
+
+    deleted = _each_failed_chunk(backend, queue, delete)
+    events.audit(backend, "job.delete_all", queue=queue, job=job, deleted=deleted)
+    return deleted
+
+
+def _each_failed_chunk(
+    backend: Backend, queue: str | None, step: Callable[[str, int], tuple[int, int]]
+) -> int:
+    """Walk the failed set of `queue` (every known queue when None) a chunk at a time,
+    oldest first: `step(queue, offset)` looks at a chunk from rank `offset`, takes what it
+    wants out of the set in one backend call, and says (looked at, taken); the jobs it
+    left stay ahead of the rest, so the next chunk starts after them. The steps look only
+    at jobs that had failed when the walk began (`until`): one failing again meanwhile is
+    not taken twice, and the walk ends however fast jobs fail. Memory holds one chunk of
+    ids at most, never records. Returns how many were taken."""
+    total = 0
+    for name in [queue] if queue is not None else backend.known_queues():
+        skipped = 0  # jobs left in the failed set: another name, or changed meanwhile
+        while True:
+            looked, taken = step(name, skipped)
+            total += taken
+            skipped += looked - taken
+            if not looked:
+                break
+    return total
+
+
+class FreshHeads:
+    """Message heads with the full retries of `registry`'s jobs (the FreshHeads of
+    runtime.backends.base.storage): the part after the id is encoded once per job name and
+    priority."""
+
+    def __init__(self, registry: JobRegistry) -> None:
+        self._registry = registry
+        self.jobs = frozenset(spec.name for spec in registry)
+        self._rests: dict[tuple[str, int], bytes] = {}
+
+    def rest(self, job: str, priority: int) -> bytes:
+        if (job, priority) not in self._rests:
+            options = self._registry.get(job).message_options(priority)
+            self._rests[job, priority] = head_rest(job, options)
+        return self._rests[job, priority]
+
+    def known(self) -> Mapping[tuple[str, int], bytes]:
+        return self._rests
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        return head_with_rest(job_id, self.rest(job, priority)) if job in self.jobs else None
+
+
+def clean(
+    backend: Backend, queue: str | None, state: str, older_than: float, chunk: int = CHUNK
+) -> int:
+    """Delete finished jobs in `state` older than `older_than` seconds, `chunk` per backend
+    call (a range delete of the finish-time index: no record is read); returns how many."""
     if state not in FINAL_STATES:
         raise BadInput(f"clean takes a final state (completed, failed, canceled), not '{state}'.")
     before = backend.now() - older_than
     queues = [queue] if queue else backend.known_queues()
-    removed = sum(_purge_all(backend, name, state, finished_before=before) for name in queues)
+    removed = sum(
+        _purge_all(backend, name, state, chunk, finished_before=before) for name in queues
+    )
     events.audit(
         backend, "queue.clean", queue=queue, state=state, older_than=older_than, removed=removed
     )
@@ -220,8 +292,74 @@ def purge_queue(backend: Backend, config: Config, queue: str, confirm: str | Non
             f"purging deletes every job of queue {queue}; confirm with --yes-i-mean-it {queue}."
         )
     removed = backend.purge_queue(queue)
-    events.audit(backend, "queue.purge", queue=queue, removed=removed)
+    # A purged queue that nobody configures, serves or paused leaves the known queues too
+    # (unless running jobs are left in it); its next push brings it back.
+    forgotten = queue not in _in_use(backend, config) and backend.forget_queue(queue) == 0
+    events.audit(backend, "queue.purge", queue=queue, removed=removed, forgotten=forgotten)
     return removed
+
+
+# -- forgetting queues -----------------------------------------------------------------------
+# The known queues (every queue pushed to) are what `status`, `clean` and the retention pass
+# visit: a queue leaves them once it is empty and nobody names it, so their number stays
+# that of the queues in use, not of every queue ever used.
+def forget_queue(
+    backend: Backend, config: Config, queue: str, registry: JobRegistry | None = None
+) -> dict[str, Any]:
+    """`runtime queue forget Q`: drop an empty queue nobody configures from the known
+    queues. Refused, changing nothing, while the config, a job of `registry` or a live
+    worker's heartbeat (a daemon elsewhere) names it, or while it holds a job in any
+    state. A pause flag goes with it; a later push makes it known again."""
+    check_name("queue", queue)
+    known_queue(backend, config, queue)
+    named = _named_by(backend, config, queue, registry)
+    if named is not None:
+        raise BadInput(f"queue {queue} is {named}; only a queue nobody configures is forgotten.")
+    held = backend.forget_queue(queue)
+    if held:
+        jobs = "1 job" if held == 1 else f"{held} jobs"
+        raise BadInput(
+            f"queue {queue} still holds {jobs}; purge it first "
+            f"(runtime queue purge {queue} --yes-i-mean-it {queue}) and let running jobs finish."
+        )
+    events.audit(backend, "queue.forget", queue=queue)
+    return {"queue": queue, "forgotten": True}
+
+
+def forget_idle_queues(backend: Backend, config: Config, named: Collection[str] = ()) -> list[str]:
+    """Forget every known queue that holds no job and that nobody names: not the config,
+    not `named` (the caller's loaded jobs' queues), not a live worker, and not paused (an
+    operator's setting that forgetting would drop). The leading daemon runs this after
+    each retention pass, so a queue whose last jobs were cleaned away leaves too. Returns
+    the queues forgotten."""
+    keep = _in_use(backend, config) | set(named)
+    idle = [queue for queue in backend.known_queues() if queue not in keep]
+    forgotten = [queue for queue in idle if backend.forget_queue(queue) == 0]
+    for queue in forgotten:
+        events.audit(backend, "queue.forget", queue=queue, idle=True)
+    return forgotten
+
+
+def _named_by(
+    backend: Backend, config: Config, queue: str, registry: JobRegistry | None
+) -> str | None:
+    """Who still names `queue`, as the words after "queue Q is"; None when nobody does."""
+    if queue in config.queues:
+        where = f" in {config.source}" if config.source else ""
+        return f"configured ([queues.{queue}]{where})"
+    jobs = [spec.name for spec in registry or () if spec.queue == queue]
+    if jobs:
+        return f"the queue of job {jobs[0]}"
+    workers = sorted(w["id"] for w in backend.workers() if queue in w.get("queues", ()))
+    if workers:
+        return f"served by a live worker ({workers[0]})"
+    return None
+
+
+def _in_use(backend: Backend, config: Config) -> set[str]:
+    """Queues an automatic forget spares: configured, served by a live worker, paused."""
+    served = {queue for worker in backend.workers() for queue in worker.get("queues", ())}
+    return set(config.queues) | served | backend.paused_queues()
 
 
 PENDING_STATES = ("waiting", "delayed", "active")
@@ -303,24 +441,21 @@ def apply_retention(backend: Backend, config: Config, queue: str) -> int:
     )
 
 
-def _purge_all(backend: Backend, queue: str, state: str, **bounds: Any) -> int:
-    """`purge` in bounded batches until nothing matches (one call never blocks for long)."""
+def _purge_all(backend: Backend, queue: str, state: str, chunk: int = CHUNK, **bounds: Any) -> int:
+    """`purge` `chunk` at a time until nothing matches (one call never blocks for long)."""
     total = 0
     while True:
-        removed = backend.purge(queue, state, limit=PAGE * 10, **bounds)
+        removed = backend.purge(queue, state, limit=chunk, **bounds)
         total += removed
-        if removed < PAGE * 10:
+        if removed < chunk:
             return total
 
 
 def _fresh_message(record: dict[str, Any], registry: JobRegistry) -> bytes | None:
     """The job's message rebuilt with its full retries when its plugin is loaded here;
     None keeps the stored message (its retries may be spent)."""
-    if record["job"] not in registry:
-        return None
-    spec = registry.get(record["job"])
-    options = spec.message_options(record["priority"] or 0)
-    return compose(record["id"], spec.name, dumps(record["payload"] or {}), options)
+    head = FreshHeads(registry).head(record["id"], record["job"], record["priority"] or 0)
+    return None if head is None else head + dumps(record["payload"] or {}).encode() + b"}"
 
 
 # -- metrics ---------------------------------------------------------------------------------
@@ -488,24 +623,29 @@ def failure_groups(backend: Backend, config: Config) -> list[dict[str, Any]]:
 
 
 def act_on_failure_group(
-    backend: Backend, registry: JobRegistry, action: str, group: dict[str, Any]
+    backend: Backend,
+    registry: JobRegistry,
+    action: str,
+    group: dict[str, Any],
+    chunk: int = CHUNK,
 ) -> dict[str, int]:
     """Retry or delete every job of a failure group (as `failure_groups` made it); returns
     `{done, skipped}`: skipped jobs changed state meanwhile (retried, deleted, purged)."""
     if action not in ("retry", "delete"):
         raise BadInput(f"unknown action '{action}' on a failure group; use retry or delete.")
-    members = [
-        record
+    members = [  # ids and priorities only: a page of records at a time is read
+        (record["id"], record["priority"] or 0)
         for record in _newest_failed(backend, group["queue"])
         if record["job"] == group["job"]
         and mask_text(error_signature(record["error"])) == group["signature"]
     ]
-    done = 0
-    for record in members:
+    done, heads = 0, FreshHeads(registry)
+    for start in range(0, len(members), chunk):  # one backend call per chunk, not per job
+        some = members[start : start + chunk]
         if action == "retry":
-            done += backend.requeue(record["id"], _fresh_message(record, registry))
+            done += backend.requeue_many({i: heads.head(i, group["job"], p) for i, p in some})
         else:
-            done += backend.delete(record["id"])
+            done += backend.delete_many([job_id for job_id, _ in some], state="failed")
     events.audit(
         backend,
         f"failures.{action}",

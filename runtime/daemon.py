@@ -121,7 +121,8 @@ class Steward(threading.Thread):
 class Retention(threading.Thread):
     """Trims every known queue's finished job records to `[retention]` (and its metrics
     past theirs) every RETENTION_INTERVAL, while this daemon leads: one daemon per
-    backend does it, on a thread of its own, so a long purge delays no heartbeat."""
+    backend does it, on a thread of its own, so a long purge delays no heartbeat. Then
+    forgets the known queues left empty that nobody names (control.forget_idle_queues)."""
 
     def __init__(self, steward: Steward, config: Config) -> None:
         super().__init__(name="Retention", daemon=True)
@@ -148,6 +149,12 @@ class Retention(threading.Thread):
             removed = control.apply_retention(self.backend, self.config, queue)
             if removed:
                 log.info("retention removed %d finished jobs from %s", removed, queue)
+        # Then the queues left empty that nothing names here (config, this daemon's jobs
+        # and queues) nor elsewhere (live workers): the known set shrinks to those in use.
+        named = set(self.steward.queues) | self.steward.plugins.registry.queues()
+        forgotten = control.forget_idle_queues(self.backend, self.config, named)
+        if forgotten:
+            log.info("forgot %d empty queues nobody configures: %s", len(forgotten), forgotten)
 
 
 class Supervisor:

@@ -19,6 +19,7 @@ import pytest
 
 from runtime.backends import open_backend
 from runtime.backends.base import storage as base_storage
+from runtime.backends.base.metrics import MetricBucket
 from runtime.backends.base.storage import (
     COUNTED_STATES,
     RECORD_KEYS,
@@ -29,6 +30,7 @@ from runtime.backends.base.storage import (
     NewJob,
     Reaped,
 )
+from runtime.messages import compose, compose_head, dumps, head_rest, head_with_rest
 
 LEASE = 30.0
 ERROR = {"type": "ValueError", "message": "boom", "traceback": "Traceback ...\nValueError: boom"}
@@ -191,6 +193,31 @@ def test_delayed_job_is_claimable_only_after_promote_due(backend: Backend) -> No
     assert record(backend, job.id)["state"] == "waiting"
     assert must_claim(backend).job_id == job.id
     assert backend.promote_due("q", now + 61) == 0
+
+
+# Jobs a test of the batched periodic paths (promote, reap: at most 1,000 jobs per script
+# call or transaction on both backends) makes: 2.5 batches, so the loops cross two edges.
+MANY = 2_500
+
+
+def test_promote_due_moves_more_than_one_batch(backend: Backend) -> None:
+    now = time.time()
+    backend.push_many([new_job(eta=now + 60 + n / MANY / 10) for n in range(MANY)])
+    backend.push(new_job(eta=now + 3600))  # not due: stays
+    assert backend.promote_due("q", now + 70) == MANY
+    assert backend.queue_counts(["q"])["q"]["waiting"] == MANY
+    assert backend.queue_counts(["q"])["q"]["delayed"] == 1
+
+
+def test_reap_expired_hands_back_more_than_one_batch(backend: Backend) -> None:
+    backend.push_many([new_job() for _ in range(MANY)])
+    ids = sorted(claim_all(backend))
+    reaped = backend.reap_expired("q", time.time() + 2 * LEASE, max_stalls=2)
+    assert (sorted(reaped.recovered), reaped.stalled) == (ids, [])
+    assert len(claim_all(backend)) == MANY
+    reaped = backend.reap_expired("q", time.time() + 2 * LEASE, max_stalls=2)
+    assert (reaped.recovered, sorted(reaped.stalled)) == ([], ids)
+    assert backend.queue_counts(["q"])["q"]["failed"] == MANY
 
 
 # -- leases and fencing --------------------------------------------------------------------
@@ -668,6 +695,127 @@ def test_requeue_does_not_steal_a_key_another_pending_job_holds(backend: Backend
     assert backend.push(new_job(key="k")).deduplicated is False
 
 
+def composed_job(payload: dict[str, Any], job: str = "tests.echo", priority: int = 0) -> NewJob:
+    """A job whose message is compose's (the producer's), with a spent retry count."""
+    job_id = uuid.uuid4().hex
+    data = compose(job_id, job, dumps(payload), {"priority": priority, "retries": 0})
+    return NewJob(id=job_id, job=job, queue="q", data=data, payload=payload, priority=priority)
+
+
+class Heads:
+    """FreshHeads for the contract tests: `tests.echo` gets 7 retries, other jobs keep
+    their messages."""
+
+    jobs = frozenset({"tests.echo"})
+
+    def __init__(self) -> None:
+        self.rests: dict[tuple[str, int], bytes] = {}
+
+    def rest(self, job: str, priority: int) -> bytes:
+        options = {"priority": priority, "retries": 7}
+        return self.rests.setdefault((job, priority), head_rest(job, options))
+
+    def known(self) -> dict[tuple[str, int], bytes]:
+        return self.rests
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        return head_with_rest(job_id, self.rest(job, priority)) if job in self.jobs else None
+
+
+def fail_all(backend: Backend, jobs: list[NewJob]) -> None:
+    for job in jobs:
+        backend.push(job)
+        claim = must_claim(backend)
+        assert claim.job_id == job.id and backend.fail(job.id, claim.token, ERROR)
+
+
+def test_requeue_failed_retries_a_chunk_with_fresh_heads(backend: Backend) -> None:
+    """Twelve dead jobs of two names and three priorities, oldest first, 5 at a time: a
+    chunk steps over the other name's jobs, and each priority's head is learnt on the way."""
+    jobs = [
+        composed_job({"n": n}, "tests.other" if n % 4 == 0 else "tests.echo", n % 3)
+        for n in range(12)
+    ]
+    fail_all(backend, jobs)
+    until = backend.now()
+    time.sleep(0.01)
+    fail_all(backend, [late := composed_job({"late": True})])  # after `until`: not looked at
+    heads, chunks, offset = Heads(), [], 0
+    while (chunk := backend.requeue_failed("q", until, offset, 5, "tests.echo", heads))[0]:
+        chunks.append(chunk)
+        offset += chunk[0] - chunk[1]
+    assert chunks == [(5, 3), (5, 4), (2, 2)]
+    assert sorted(heads.known()) == [("tests.echo", p) for p in range(3)]
+    echo = [job for job in jobs if job.job == "tests.echo"]
+    claims = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in echo)}
+    for job in echo:
+        options = {"priority": job.priority, "retries": 7}
+        assert claims[job.id] == compose(job.id, job.job, dumps(job.payload), options)
+    assert backend.requeue_failed("q", until, 0, 5, None, heads) == (3, 3)  # the other name
+    others = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in range(3))}
+    assert others == {job.id: job.data for job in jobs if job.job == "tests.other"}
+    assert record(backend, late.id)["state"] == "failed"
+    assert backend.requeue_failed("q", until, 0, 5, None, heads) == (0, 0)
+
+
+def test_requeue_many_gives_each_message_its_new_head_and_keeps_its_payload(
+    backend: Backend,
+) -> None:
+    dead = [
+        composed_job({"n": n, "text": 'é "quoted"', "payload": ',"payload":'}) for n in range(3)
+    ]
+    for job in dead:
+        backend.push(job)
+        claim = must_claim(backend)
+        assert backend.fail(job.id, claim.token, ERROR)
+    other_shape, kept = failed_job(backend), failed_job(backend)  # not compose's messages
+    waiting = new_job()
+    backend.push(waiting)
+    options = {"priority": 0, "retries": 3}
+    heads = {job.id: compose_head(job.id, job.job, options) for job in dead}
+    heads[other_shape.id] = compose_head(other_shape.id, "tests.echo", options)
+    before = record(backend, waiting.id)
+    changed = {**heads, kept.id: None, waiting.id: heads[dead[0].id], "nope": b"{"}
+    assert backend.requeue_many(changed) == 5
+    assert record(backend, waiting.id) == before  # not dead: unchanged
+    assert backend.list_jobs(state="failed").jobs == []
+    claims = {claim.job_id: claim.data for claim in (must_claim(backend) for _ in range(5))}
+    for job in dead:  # the whole message, as compose builds it with the new options
+        assert claims[job.id] == compose(job.id, job.job, dumps(job.payload), options)
+        assert record(backend, job.id)["payload"] == job.payload
+    assert claims[other_shape.id] == other_shape.data
+    assert claims[kept.id] == kept.data
+    assert backend.requeue_many({}) == 0
+
+
+def test_delete_many_deletes_only_the_state_asked_for(backend: Backend) -> None:
+    ids = make_every_state(backend, "q")
+    assert backend.delete_many(list(ids.values()), state="failed") == 1
+    assert backend.get_job(ids["failed"]) is None
+    assert backend.delete_many([ids["active"], ids["waiting1"], ids["done1"], "nope"]) == 2
+    assert {name for name, i in ids.items() if backend.get_job(i)} == {
+        "active", "done2", "retrying", "waiting2", "delayed",
+    }  # fmt: skip
+    assert backend.delete_many([]) == 0
+
+
+def test_finished_slice_walks_a_final_state_oldest_first_up_to_a_time(backend: Backend) -> None:
+    ids = dead_jobs(backend, [LATER + i for i in (3, 1, 2)])  # finished out of push order
+    ids = [ids[1], ids[2], ids[0]]  # by finish time
+    backend.push(other_job := new_job(job="tests.other", priority=4))
+    must_claim(backend)
+    assert backend.reap_expired("q", LATER + 10, max_stalls=1).stalled == [other_job.id]
+    other = other_job.id
+    rows = backend.finished_slice("q", "failed", LATER + 2.5, 0, 10)
+    assert rows == [(i, "tests.echo", 0) for i in ids[:2]]
+    assert backend.finished_slice("q", "failed", LATER + 2.5, 1, 1) == [(ids[1], "tests.echo", 0)]
+    assert backend.finished_slice("q", "failed", LATER + 2.5, 2, 10) == []
+    assert backend.finished_slice("q", "failed", LATER + 3, 2, 10) == [(ids[2], "tests.echo", 0)]
+    assert backend.finished_slice("q", "failed", LATER + 10, 3, 10) == [(other, "tests.other", 4)]
+    assert backend.finished_slice("q", "completed", LATER, 0, 10) == []
+    assert backend.finished_slice("elsewhere", "failed", LATER, 0, 10) == []
+
+
 # -- purge: retention of finished jobs ------------------------------------------------------
 def dead_jobs(backend: Backend, finished: list[float], queue: str = "q") -> list[str]:
     """Jobs dead-lettered (stalled) at the given finish times, in that order."""
@@ -969,6 +1117,52 @@ def test_known_queues_lists_every_pushed_queue_sorted(backend: Backend) -> None:
     for queue in ("reports", "default", "reports", "ai"):
         backend.push(new_job(queue))
     assert backend.known_queues() == ["ai", "default", "reports"]
+
+
+def test_forget_queue_drops_an_empty_queue_and_what_it_kept(backend: Backend) -> None:
+    completed_jobs(backend, 2, "gone")
+    backend.push(new_job("stays"))
+    backend.set_paused("gone", True)
+    minute = int(time.time() // 60)
+    backend.metrics.add("gone", {("tests.echo", minute): MetricBucket([2, 0, 0, 0, 0])})
+    assert backend.forget_queue("gone") == 2  # its completed records are jobs too
+    assert backend.purge("gone", "completed", keep=0) == 2
+    assert backend.forget_queue("gone") == 0
+    assert backend.known_queues() == ["stays"]
+    assert backend.paused_queues() == set()
+    assert backend.queue_counts(["gone"])["gone"] == dict.fromkeys(COUNTED_STATES, 0)
+    assert backend.metrics.totals(["gone"]) == {}
+    assert backend.metrics.days("gone", 0) == {}
+    assert backend.forget_queue("gone") == 0  # again, or never known: nothing to do
+    backend.push(new_job("gone"))  # a push makes it known again, not paused
+    assert backend.known_queues() == ["gone", "stays"]
+    assert must_claim(backend, "gone") is not None
+
+
+def job_in_state(backend: Backend, state: str, queue: str = "q") -> str:
+    """One job brought to `state` on `queue`; returns its id."""
+    job = new_job(queue, eta=time.time() + 60 if state == "delayed" else None)
+    backend.push(job)
+    if state == "canceled":
+        backend.cancels.cancel(job.id)
+    elif state not in ("waiting", "delayed"):
+        claim = must_claim(backend, queue)
+        if state == "retrying":
+            assert backend.retry(job.id, claim.token, job.data, time.time() + 60, ERROR)
+        elif state == "completed":
+            assert backend.complete(job.id, claim.token, None)
+        elif state == "failed":
+            assert backend.fail(job.id, claim.token, ERROR)
+    assert record(backend, job.id)["state"] == state
+    return job.id
+
+
+@pytest.mark.parametrize("state", base_storage.STATES)
+def test_forget_queue_refuses_a_queue_holding_a_job(backend: Backend, state: str) -> None:
+    job_id = job_in_state(backend, state)
+    assert backend.forget_queue("q") == 1
+    assert backend.known_queues() == ["q"]
+    assert record(backend, job_id)["state"] == state
 
 
 # -- administration ------------------------------------------------------------------------

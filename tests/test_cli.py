@@ -178,3 +178,40 @@ def test_plugin_list_shows_broken_plugins(tmp_path: Path, sqlite_url: str) -> No
     assert done.stderr.strip() == (
         "runtime: plugin 'broken_plugin' failed to load: ImportError: needs libfoo"
     )
+
+
+def test_queue_forget_refuses_queues_in_use_and_forgets_an_empty_one(config: Path) -> None:
+    path = str(config)
+
+    def forget(queue: str) -> tuple[int, str]:
+        done = run_cli("queue", "forget", queue, "-c", path)
+        return done.returncode, done.stderr.strip()
+
+    def listed() -> list[str]:
+        return [row["name"] for row in cli_json("status", "-c", path)["queues"]]
+
+    assert forget("default") == (
+        2,
+        f"runtime: queue default is configured ([queues.default] in {config}); "
+        "only a queue nobody configures is forgotten.",
+    )
+    assert forget("scratch") == (2, "runtime: unknown queue 'scratch'; known queues: default.")
+    job = cli_json("enqueue", "diagnostics.echo", "--queue", "scratch", "-c", path)
+    assert forget("scratch") == (
+        2,
+        "runtime: queue scratch still holds 1 job; purge it first "
+        "(runtime queue purge scratch --yes-i-mean-it scratch) and let running jobs finish.",
+    )
+    assert listed() == ["default", "scratch"]
+    cli_json("job", "delete", job["id"], "-c", path)
+    assert cli_json("queue", "forget", "scratch", "-c", path) == {
+        "queue": "scratch",
+        "forgotten": True,
+    }
+    assert listed() == ["default"]
+    # A purge forgets a queue that nothing configures; its output is unchanged.
+    cli_json("enqueue", "diagnostics.echo", "--queue", "other", "-c", path)
+    purge = ("queue", "purge", "other", "--yes-i-mean-it", "other", "-c", path)
+    assert cli_json(*purge) == {"queue": "other", "removed": 1}
+    assert listed() == ["default"]
+    assert forget("other") == (2, "runtime: unknown queue 'other'; known queues: default.")

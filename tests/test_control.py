@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import runtime
 from runtime import control
 from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection, RetentionSection
 from runtime.durations import parse_duration
 from runtime.engine import RuntimeHuey
 from runtime.errors import BadInput
+from runtime.jobs import JobRegistry
+from runtime.messages import compose, decode
 from runtime.producer import Runtime
 from tests.helpers import TEST_PLUGIN, cli_json, run_cli, write_config
 
@@ -64,6 +68,98 @@ def test_retry_all_by_queue_and_job_name(rt: Runtime) -> None:
     assert control.retry_all(rt.backend, rt.registry, "default", job="diagnostics.fail") == 3
     assert [(rt.job(i) or {})["state"] for i in dead] == ["waiting"] * 3
     assert (rt.job(poison) or {})["state"] == "failed"
+
+
+def fail_now(rt: Runtime, name: str, queue: str = "default", priority: int = 0) -> str:
+    """A job of `name` claimed and failed at once: a dead letter without running it."""
+    return fail_now_with_message(rt, name, queue, priority)[0]
+
+
+def fail_now_with_message(
+    rt: Runtime, name: str, queue: str = "default", priority: int = 0
+) -> tuple[str, bytes]:
+    """`fail_now`, and the job's message as it was stored."""
+    payload = {"times": 9} if name == "diagnostics.fail" else {}
+    job_id = rt.enqueue(name, payload, queue=queue, priority=priority)
+    claim = rt.backend.claim(queue, 30, 0)
+    assert claim is not None and claim.job_id == job_id
+    assert rt.backend.fail(job_id, claim.token, {"type": "E", "message": "m", "traceback": None})
+    return job_id, claim.data
+
+
+def states(rt: Runtime, ids: list[str]) -> set[str | None]:
+    return {(rt.job(job_id) or {}).get("state") for job_id in ids}
+
+
+def test_retry_all_and_delete_all_work_a_chunk_at_a_time(rt: Runtime) -> None:
+    """2.5 chunks of one job name, with dead jobs of another name between them that the
+    walk steps over, and one on another queue."""
+    spent = dead_letter(rt)  # its message has no retries left
+    fail_ids, echo_ids = [spent], []
+    for n in range(24):
+        fail_ids.append(fail_now(rt, "diagnostics.fail"))
+        if n % 2:
+            echo_ids.append(fail_now(rt, "diagnostics.echo"))
+    other = fail_now(rt, "diagnostics.fail", queue="other")
+    retried = control.retry_all(rt.backend, rt.registry, "default", "diagnostics.fail", chunk=10)
+    assert retried == 25
+    assert states(rt, fail_ids) == {"waiting"}
+    assert states(rt, [*echo_ids, other]) == {"failed"}
+    claim = rt.backend.claim("default", 30, 0)  # the oldest: the one whose retries were spent
+    assert claim is not None and claim.job_id == spent
+    assert decode(claim.data)["retries"] == 3 and decode(claim.data)["payload"] == {"times": 9}
+    assert control.delete_all(rt.backend, None, "diagnostics.echo", chunk=5) == 12
+    assert states(rt, echo_ids) == {None} and states(rt, [other]) == {"failed"}
+    assert control.delete_all(rt.backend, chunk=5) == 1
+    assert control.retry_all(rt.backend, rt.registry, chunk=5) == 0
+    details = [e["details"] for e in control_actions(rt, "job.retry_all")]
+    assert details == [{"retried": 25}, {"retried": 0}]
+
+
+def test_retry_all_gives_each_name_and_priority_its_own_head(rt: Runtime) -> None:
+    """Names and priorities mixed within chunks of 4, and a job whose plugin is not loaded
+    here (its message stays as it was)."""
+    rt.allow_unknown = True
+    dead = {}
+    for n in range(9):
+        name = "signup.welcome" if n % 3 == 0 else "diagnostics.fail"
+        job_id, data = fail_now_with_message(rt, name, priority=n % 2 * 5)
+        dead[job_id] = (name, n % 2 * 5, data)
+    assert control.retry_all(rt.backend, rt.registry, chunk=4) == 9
+    claims = [rt.backend.claim("default", 30, 0) for _ in dead]
+    for claim in claims:
+        assert claim is not None
+        name, priority, before = dead[claim.job_id]
+        if name == "signup.welcome":
+            assert claim.data == before
+        else:
+            options = rt.registry.get(name).message_options(priority)
+            assert claim.data == compose(claim.job_id, name, '{"times":9}', options)
+            assert decode(claim.data)["priority"] == priority
+
+
+def test_a_failure_group_is_retried_and_deleted_a_chunk_at_a_time(rt: Runtime) -> None:
+    ids = [fail_now(rt, "diagnostics.fail") for _ in range(5)]
+    other = fail_now(rt, "diagnostics.echo")
+    (group,) = [g for g in control.failure_groups(rt.backend, rt.config) if g["count"] == 5]
+    done = control.act_on_failure_group(rt.backend, rt.registry, "retry", group, chunk=2)
+    assert done == {"done": 5, "skipped": 0}
+    assert states(rt, ids) == {"waiting"} and states(rt, [other]) == {"failed"}
+    claims = [rt.backend.claim("default", 30, 0) for _ in ids]
+    assert {claim.job_id for claim in claims if claim} == set(ids)
+    for claim in claims:
+        assert claim is not None
+        assert rt.backend.fail(claim.job_id, claim.token, {"type": "E", "message": "m"})
+    done = control.act_on_failure_group(rt.backend, rt.registry, "delete", group, chunk=2)
+    assert done == {"done": 5, "skipped": 0}
+    assert states(rt, ids) == {None} and states(rt, [other]) == {"failed"}
+
+
+def test_clean_deletes_more_than_a_chunk(rt: Runtime) -> None:
+    rt.enqueue_many("diagnostics.echo", [{"message": n} for n in range(25)])
+    run_all(rt)
+    assert control.clean(rt.backend, None, "completed", older_than=0, chunk=10) == 25
+    assert rt.backend.list_jobs(state="completed").jobs == []
 
 
 def test_clean_removes_old_finished_jobs_only(rt: Runtime) -> None:
@@ -211,3 +307,76 @@ def test_cli_job_list_delete_drain_and_purge(
         "queue": "default",
         "drained": True,
     }
+
+
+# -- forgetting queues ------------------------------------------------------------------------
+@runtime.job(name="tests.report", queue="reports")
+def report_job() -> None:
+    """A job naming a queue no config has."""
+
+
+def control_actions(rt: Runtime, action: str) -> list[dict[str, Any]]:
+    found, _ = control.read_events(rt.backend, limit=100, event_type="control")
+    return [event for event in found if event["action"] == action]
+
+
+def test_forget_refuses_what_is_in_use_and_forgets_an_empty_queue(rt: Runtime) -> None:
+    registry = JobRegistry()
+    registry.add(report_job)
+
+    def forget(queue: str) -> dict[str, Any]:
+        return control.forget_queue(rt.backend, rt.config, queue, registry)
+
+    with pytest.raises(BadInput, match=r"^unknown queue 'scratch'; known queues: default\.$"):
+        forget("scratch")
+    with pytest.raises(BadInput, match=r"^queue name 'no way' is invalid: use 1 to 100"):
+        forget("no way")
+    with pytest.raises(BadInput, match=r"^queue default is configured \(\[queues\.default\]\); "):
+        forget("default")
+    job_id = rt.enqueue("diagnostics.echo", {}, queue="scratch")
+    with pytest.raises(BadInput, match=r"^queue scratch still holds 1 job; purge it first \("):
+        forget("scratch")
+    rt.backend.put_worker("host:1:abc", {"queues": ["scratch"]}, ttl=30)
+    with pytest.raises(BadInput, match=r"^queue scratch is served by a live worker \(host:1:abc\)"):
+        forget("scratch")
+    rt.backend.remove_worker("host:1:abc")
+    control.delete_job(rt.backend, job_id)
+    rt.backend.set_paused("scratch", True)
+    assert forget("scratch") == {"queue": "scratch", "forgotten": True}
+    assert rt.backend.known_queues() == []
+    assert rt.backend.paused_queues() == set()  # forgetting by hand drops a pause
+    assert [event["queue"] for event in control_actions(rt, "queue.forget")] == ["scratch"]
+    rt.enqueue("diagnostics.echo", {}, queue="reports")
+    rt.backend.purge_queue("reports")
+    with pytest.raises(BadInput, match=r"^queue reports is the queue of job tests\.report; "):
+        forget("reports")
+    assert "reports" in rt.backend.known_queues()
+
+
+def test_purge_forgets_a_queue_nobody_configures_serves_or_paused(rt: Runtime) -> None:
+    for queue in ("scratch", "held", "paused", "default"):
+        rt.enqueue_many("diagnostics.echo", [{}] * 3, queue=queue)
+    rt.backend.set_paused("paused", True)
+    assert rt.backend.claim("held", 30, 0) is not None  # a running job stays
+    removed = {q: control.purge_queue(rt.backend, rt.config, q, q) for q in ("scratch", "held")}
+    removed |= {q: control.purge_queue(rt.backend, rt.config, q, q) for q in ("paused", "default")}
+    assert removed == {"scratch": 3, "held": 2, "paused": 3, "default": 3}
+    assert rt.backend.known_queues() == ["default", "held", "paused"]
+    purges = {event["queue"]: event["details"] for event in control_actions(rt, "queue.purge")}
+    assert purges["scratch"] == {"removed": 3, "forgotten": True}
+    assert purges["held"] == {"removed": 2, "forgotten": False}
+    rt.enqueue("diagnostics.echo", {}, queue="scratch")  # its next push brings it back
+    assert "scratch" in rt.backend.known_queues()
+
+
+def test_idle_queues_nobody_names_are_forgotten(rt: Runtime) -> None:
+    for queue in ("idle", "named", "served", "paused", "busy", "default"):
+        job_id = rt.enqueue("diagnostics.echo", {}, queue=queue)
+        if queue != "busy":
+            rt.backend.delete(job_id)
+    rt.backend.put_worker("w", {"queues": ["served"]}, ttl=30)
+    rt.backend.set_paused("paused", True)
+    assert control.forget_idle_queues(rt.backend, rt.config, named={"named"}) == ["idle"]
+    assert rt.backend.known_queues() == ["busy", "default", "named", "paused", "served"]
+    assert [e["details"] for e in control_actions(rt, "queue.forget")] == [{"idle": True}]
+    assert control.forget_idle_queues(rt.backend, rt.config) == ["named"]

@@ -8,7 +8,9 @@ script (re)loading and the fallbacks only Redis needs.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import socket
 import subprocess
 import threading
 import time
@@ -267,6 +269,7 @@ def test_every_key_comes_from_redis_keys(rb: RedisBackend, raw: redis.Redis) -> 
         keys.EVENTS,  # every transition above wrote an event
         keys.HUEY_RESULTS,
         *(keys.queue("q", suffix) for suffix in keys.QUEUE_SUFFIXES),
+        keys.worker_jobs(f"{socket.gethostname()}:{os.getpid()}"),  # the active job's claimer
     }
     expected.discard(keys.KV_EXPIRY if rb.supports_hash_ttl else "")
     expected.discard(keys.canceled("q"))  # no backend operation cancels a job yet

@@ -25,3 +25,8 @@ def test_verify_reports_no_lost_jobs(tmp_path: Path, backend_url: str) -> None:
     assert 1 <= report["ran_twice"] <= 8
     assert report["recovery_seconds"] is not None
     assert report["recovery_seconds"] < 2.0 + 0.67 + 10
+    # It cleans up: no job of its scratch queue is left, and the queue is forgotten.
+    status = json.loads(run_cli("status", "--json", "-c", str(config)).stdout)
+    assert [row["name"] for row in status["queues"]] == ["default"]
+    jobs = json.loads(run_cli("job", "list", "--json", "-c", str(config)).stdout)
+    assert jobs == {"jobs": [], "next_cursor": None}

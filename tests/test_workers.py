@@ -59,6 +59,41 @@ def test_worker_jobs_are_the_active_jobs_claimed_under_its_id(backend: Backend) 
     assert backend.cluster.worker_jobs("other", "w1") == []
 
 
+def test_worker_jobs_follow_every_way_a_lease_ends(backend: Backend) -> None:
+    backend.push_many([new_job() for _ in range(5)])
+    done, failed, released, reaped, running = (claim_as(backend, "w1") for _ in range(5))
+    assert backend.complete(done.job_id, done.token, None)
+    assert backend.fail(failed.job_id, failed.token, {"type": "E", "message": "m"})
+    assert backend.release(released.job_id, released.token)
+    assert backend.cluster.worker_jobs("q", "w1") == sorted([reaped.job_id, running.job_id])
+    backend.renew(running.job_id, running.token, 3600)  # the reap below spares it
+    assert backend.reap_expired("q", reaped.deadline + 1).recovered == [reaped.job_id]
+    assert backend.cluster.worker_jobs("q", "w1") == [running.job_id]
+    again = claim_as(backend, "w2")  # the released or the reaped job, now under w2
+    assert backend.cluster.worker_jobs("q", "w2") == [again.job_id]
+    assert backend.cluster.worker_jobs("q", "w1") == [running.job_id]
+
+
+@pytest.mark.redis
+def test_redis_worker_index_empties_once_a_dead_workers_jobs_are_reaped(redis_url: str) -> None:
+    import redis
+
+    from runtime.backends.redis import keys
+
+    backend = open_backend(redis_url)
+    try:
+        backend.push_many([new_job() for _ in range(3)])
+        claims = [claim_as(backend, "dead") for _ in range(3)]
+        conn = redis.Redis.from_url(redis_url)
+        assert conn.scard(keys.worker_jobs("dead")) == 3
+        expired = backend.cluster.expire_leases_of_dead_workers("q", [], time.time() + 1)
+        assert sorted(expired) == sorted(claim.job_id for claim in claims)
+        assert len(backend.reap_expired("q", time.time() + 1).recovered) == 3
+        assert not conn.exists(keys.worker_jobs("dead"))  # nothing left behind
+    finally:
+        backend.close()
+
+
 # -- dead workers --------------------------------------------------------------------------
 def test_leases_of_dead_workers_expire_at_once_and_are_reaped(backend: Backend) -> None:
     dead_job, live_job, fresh_job, other_queue = new_job(), new_job(), new_job(), new_job("r")
@@ -78,6 +113,22 @@ def test_leases_of_dead_workers_expire_at_once_and_are_reaped(backend: Backend) 
     assert (backend.get_job(fresh.job_id) or {})["state"] == "active"
     assert backend.complete(dead.job_id, dead.token, None) is False  # the dead one is fenced
     assert backend.cluster.expire_leases_of_dead_workers("q", ["live"], cutoff) == []
+
+
+def test_leases_of_dead_workers_expire_in_batches(backend: Backend) -> None:
+    """Jobs of dead and live workers interleaved, 2.5 batches' worth of dead ones: each
+    batch spares the live ones it sees and the walk goes on past them."""
+    backend.push_many([new_job() for _ in range(35)])
+    dead = [claim_as(backend, "dead" if n % 7 else "live").job_id for n in range(35)]
+    live = dead[::7]
+    del dead[::7]
+    expired = backend.cluster.expire_leases_of_dead_workers(
+        "q", ["live"], time.time() + 1, batch=12
+    )
+    assert sorted(expired) == sorted(dead) and len(expired) == 30
+    assert backend.cluster.expire_leases_of_dead_workers("q", ["live"], time.time() + 1) == []
+    assert sorted(backend.reap_expired("q").recovered) == sorted(dead)
+    assert backend.cluster.worker_jobs("q", "live") == sorted(live)
 
 
 def test_no_live_workers_expires_every_old_claim(backend: Backend) -> None:
@@ -295,4 +346,29 @@ def test_retention_is_the_leading_daemons_for_every_queue(
     finally:
         steward.stopped.set()
         retention.join(2)
+        steward.backend.close()
+
+
+def test_retention_forgets_the_queues_it_empties_that_nobody_names(
+    tmp_path: Path, backend_url: str
+) -> None:
+    import runtime.daemon as daemon
+    from runtime.plugins import load_plugins
+
+    config = load_config(write_config(tmp_path, backend_url))
+    config.retention.completed_max = 0
+    rt = Runtime.from_config(tmp_path / "config.toml")
+    for queue in ("scratch", "served-here", "busy"):
+        rt.enqueue("diagnostics.echo", {}, queue=queue)
+        if queue != "busy":
+            claim = rt.backend.claim(queue, 30, 0)
+            assert claim is not None and rt.backend.complete(claim.job_id, claim.token, None)
+    steward = daemon.Steward("d1", config, load_plugins(config), ["default", "served-here"])
+    retention = daemon.Retention(steward, config)
+    try:
+        retention.trim()  # cleans scratch and served-here, then forgets scratch only
+        assert rt.backend.known_queues() == ["busy", "served-here"]
+        assert rt.backend.list_jobs(state="completed").jobs == []
+    finally:
+        retention.backend.close()
         steward.backend.close()

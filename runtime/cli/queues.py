@@ -1,4 +1,4 @@
-"""`runtime queue`: pause, resume, clean, drain and purge a queue."""
+"""`runtime queue`: pause, resume, clean, drain, purge and forget a queue."""
 
 from __future__ import annotations
 
@@ -92,3 +92,18 @@ def queue_purge(
     config = load_config(config_path)
     removed = control.purge_queue(connect(config), config, queue_name, confirm)
     say(as_json, {"queue": queue_name, "removed": removed}, f"removed {removed} jobs")
+
+
+@queue.command("forget")
+@click.argument("queue_name", metavar="QUEUE")
+@config_option
+@json_option
+@friendly_errors
+def queue_forget(queue_name: str, config_path: str | None, as_json: bool) -> None:
+    """Drop an empty QUEUE that nobody configures from the known queues (status, clean)."""
+    from runtime.plugins import load_plugins  # pluggy and every plugin's jobs: only here
+
+    config = load_config(config_path)
+    backend = connect(config)
+    result = control.forget_queue(backend, config, queue_name, load_plugins(config).registry)
+    say(as_json, result, f"queue {queue_name} forgotten")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+# Active jobs expire_leases_of_dead_workers looks at per backend call.
+EXPIRE_BATCH = 1000
+
 
 class Cluster(ABC):
     """What daemons and workers coordinate through (runtime/daemon.py, runtime/worker.py).
@@ -28,15 +31,24 @@ class Cluster(ABC):
     @abstractmethod
     def worker_jobs(self, queue: str, worker_id: str) -> list[str]:
         """Ids of `queue`'s active jobs claimed under `worker_id` (the record's `worker`),
-        sorted: a process worker's running jobs, wherever its children run them."""
+        sorted: a process worker's running jobs, wherever its children run them. Called on
+        every heartbeat, so it reads that worker's jobs only, never the queue's whole
+        active set (Redis: a per-worker index; SQLite: one host's active rows)."""
 
     @abstractmethod
     def expire_leases_of_dead_workers(
-        self, queue: str, live_worker_ids: list[str], claimed_before: float
+        self,
+        queue: str,
+        live_worker_ids: list[str],
+        claimed_before: float,
+        batch: int = EXPIRE_BATCH,
     ) -> list[str]:
         """Set the lease deadline of `queue`'s active jobs to now when their `worker` is
         not in `live_worker_ids` and they were claimed (`started_at`) before
         `claimed_before`; returns their ids. `reap_expired` then recovers them (counting
         the stall) without waiting for the lease to run out. `claimed_before` (the caller
         passes now - heartbeat ttl) spares claims newer than the list of live workers,
-        and tolerates clocks that differ between hosts."""
+        and tolerates clocks that differ between hosts. Looks at no more than `batch`
+        jobs per backend call (a script or a transaction), so a big active set never
+        blocks the backend for long; a job the set's changes shift past during the walk
+        is handed back by the next call, one heartbeat later."""

@@ -172,3 +172,9 @@ class MetricStore(ABC):
     def prune(self, queue: str, now: float) -> int:
         """Drop `queue`'s buckets older than the retention; returns how many (a backend
         whose keys expire by themselves does nothing)."""
+
+    @abstractmethod
+    def forget(self, queue: str) -> None:
+        """Drop every metric of `queue`, its lifetime totals included: the queue was
+        forgotten (Backend.forget_queue), and retention prunes known queues only, so
+        nothing else would ever remove them."""

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from runtime.backends.base.alerts import AlertStore
 from runtime.backends.base.cancellation import Cancellation
@@ -79,6 +79,23 @@ class NewJob:
     def delay(self) -> float | None:
         """Seconds until `eta` from now on this process's clock; None without an eta."""
         return None if self.eta is None else self.eta - time.time()
+
+
+class FreshHeads(Protocol):
+    """The message heads a bulk retry gives its jobs (fresh retries; messages.compose_head):
+    `jobs` are the names that get one (their plugin is loaded; the others keep their
+    message), `rest(job, priority)` the part after the id (messages.head_rest), computed
+    once per name and priority, and `known()` those computed so far."""
+
+    jobs: frozenset[str]
+
+    def rest(self, job: str, priority: int) -> bytes: ...
+
+    def known(self) -> Mapping[tuple[str, int], bytes]: ...
+
+    def head(self, job_id: str, job: str, priority: int) -> bytes | None:
+        """The head of that job, None for a job not in `jobs`."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -317,6 +334,28 @@ class Backend(KeyValueStore):
         `data` when given (fresh retries). False, changing nothing, in any other state."""
 
     @abstractmethod
+    def requeue_many(self, heads: dict[str, bytes | None]) -> int:
+        """`requeue` for many jobs in one round trip (one script / one transaction): each
+        job of `heads` whose head is given and whose stored message is compose's for it
+        gets that head in place of the message's own, the payload kept where it is
+        (messages.compose_head), so a bulk retry never reads or sends payloads; a None
+        head, or a message of another shape, keeps the stored message. Returns how many
+        were requeued (the others were not failed or canceled, and did not change)."""
+
+    def requeue_failed(
+        self, queue: str, until: float, offset: int, count: int, job: str | None, heads: FreshHeads
+    ) -> tuple[int, int]:
+        """One chunk of a bulk retry: of the failed jobs of `queue` that finished at or
+        before `until`, oldest first, look at up to `count` from rank `offset` among them
+        (finished_slice), and requeue those named `job` (any when None) with the head
+        `heads` gives each in place of their own (requeue_many). Returns (how many it
+        looked at, how many it requeued). This default takes two round trips; a backend
+        may do it in one (Redis: one script per chunk)."""
+        entries = self.finished_slice(queue, "failed", until, offset, count)
+        wanted = {i: heads.head(i, name, p) for i, name, p in entries if job in (None, name)}
+        return len(entries), self.requeue_many(wanted) if wanted else 0
+
+    @abstractmethod
     def purge(
         self,
         queue: str,
@@ -331,10 +370,16 @@ class Backend(KeyValueStore):
         many. Indexes, counters of current states and idempotency keys stay consistent;
         the completed total does not shrink."""
 
-    @abstractmethod
     def delete(self, job_id: str) -> bool:
         """Delete a job that is not active, from its record and every index; its
         idempotency key is freed. False, changing nothing, when it is active or gone."""
+        return self.delete_many([job_id]) == 1
+
+    @abstractmethod
+    def delete_many(self, job_ids: list[str], state: str | None = None) -> int:
+        """`delete` for many jobs in one round trip, only those in `state` when given (a
+        bulk delete of dead letters must not delete a job retried meanwhile); returns how
+        many were deleted."""
 
     @abstractmethod
     def purge_queue(self, queue: str) -> int:
@@ -432,6 +477,15 @@ class Backend(KeyValueStore):
         STATE_ORDER. The delayed index also holds retrying jobs (the caller filters)."""
 
     @abstractmethod
+    def finished_slice(
+        self, queue: str, state: str, until: float, offset: int, count: int
+    ) -> list[tuple[str, str, int]]:
+        """Up to `count` (id, job name, priority) of `queue`'s jobs in the final `state`
+        that finished at or before `until`, oldest first, from rank `offset` among them:
+        what bulk actions walk, a chunk at a time, without reading records. A range read
+        of the state's finish-time index (O(log n + count) on Redis)."""
+
+    @abstractmethod
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         """The record of each id, None where it is gone, in one round trip."""
 
@@ -452,7 +506,15 @@ class Backend(KeyValueStore):
 
     @abstractmethod
     def known_queues(self) -> list[str]:
-        """Every queue that ever had a job pushed, sorted."""
+        """Every queue that had a job pushed and was not forgotten since, sorted."""
+
+    @abstractmethod
+    def forget_queue(self, queue: str) -> int:
+        """Drop `queue` from the known queues if it holds no job in any state, atomically
+        with that check (a push that comes first keeps it; one that comes after makes it
+        known again). Its completed total, pause flag, metrics (MetricStore.forget) and
+        other bookkeeping go with it. Returns how many jobs it holds: 0 when it is
+        forgotten (or was not known), else nothing changed."""
 
     @abstractmethod
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:

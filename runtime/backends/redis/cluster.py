@@ -11,7 +11,7 @@ import json
 
 import redis
 
-from runtime.backends.base.cluster import Cluster
+from runtime.backends.base.cluster import EXPIRE_BATCH, Cluster
 from runtime.backends.redis import keys
 from runtime.backends.redis.records import text
 from runtime.backends.redis.scripts import load_script
@@ -40,8 +40,18 @@ class RedisCluster(Cluster):
         return sorted(text(i) for i in self._worker_jobs(args=[queue, worker_id]))
 
     def expire_leases_of_dead_workers(
-        self, queue: str, live_worker_ids: list[str], claimed_before: float
+        self,
+        queue: str,
+        live_worker_ids: list[str],
+        claimed_before: float,
+        batch: int = EXPIRE_BATCH,
     ) -> list[str]:
         live = json.dumps(live_worker_ids)
-        reply = self._expire_dead(args=[queue, claimed_before, live])
-        return [text(i) for i in reply]
+        expired: list[str] = []
+        offset = 0  # the unexpired leases spared so far: they stay ahead of the rest
+        while True:
+            examined, ids = self._expire_dead(args=[queue, claimed_before, live, offset, batch])
+            expired += [text(i) for i in ids]
+            if int(examined) < batch:
+                return expired
+            offset += int(examined) - len(ids)

@@ -17,6 +17,10 @@ Layout (all under the `rt:` prefix):
     rt:queues                      set: every queue that ever had a job pushed
     rt:paused                      set: paused queue names
     rt:workers                     hash: worker id -> JSON {"expires_at", "info"}
+    rt:wj:{worker}                 set: ids of the active jobs claimed under that worker id
+                                   (a heartbeat reads its own, not the queue's active set);
+                                   a job leaves it when its lease ends, so it empties
+                                   once a dead worker's jobs are reaped
     rt:idempotency                 hash: idempotency key -> id of the job that last took it
                                    (kept at its final state for the key window; removed
                                    when that job's record is purged)
@@ -59,6 +63,7 @@ ALL_JOBS = PREFIX + "jobs"
 QUEUES = PREFIX + "queues"
 PAUSED = PREFIX + "paused"
 WORKERS = PREFIX + "workers"
+WORKER_JOBS_PREFIX = PREFIX + "wj:"
 IDEMPOTENCY = PREFIX + "idempotency"
 KV_EXPIRY = PREFIX + "kv:expiry"
 LEADER = PREFIX + "leader"
@@ -151,6 +156,11 @@ def queue_jobs(name: str) -> str:
     return queue(name, JOBS)
 
 
+def worker_jobs(worker_id: str) -> str:
+    """The set of the active jobs claimed under one worker id."""
+    return WORKER_JOBS_PREFIX + worker_id
+
+
 def alert(alert_id: int) -> str:
     """The hash holding one alert."""
     return f"{ALERT_PREFIX}{alert_id}"
@@ -168,6 +178,7 @@ def lua_prelude() -> str:
         "QUEUES_KEY": QUEUES,
         "IDEMPOTENCY_KEY": IDEMPOTENCY,
         "WORKERS_KEY": WORKERS,
+        "WORKER_JOBS_PREFIX": WORKER_JOBS_PREFIX,
         "PAUSED_KEY": PAUSED,
         "LEADER_KEY": LEADER,
         "ALERT_PREFIX": ALERT_PREFIX,

@@ -96,6 +96,11 @@ class RedisMetricStore(MetricStore):
     def prune(self, queue: str, now: float) -> int:
         return 0  # every key expires by itself
 
+    def forget(self, queue: str) -> None:
+        # The daily hashes and the totals; the hourly minute strings expire within 24 h.
+        days = [keys.metric_days(queue, job) for job in self._jobs(queue)]
+        self._conn.delete(*days, keys.metric_totals(queue))
+
     def _jobs(self, queue: str) -> list[str]:
         """Job names with metrics on `queue`: the lifetime totals name every one."""
         fields = self._conn.hkeys(keys.metric_totals(queue))

@@ -33,6 +33,7 @@ from runtime.backends.base.storage import (
     Backend,
     Claim,
     EnqueueResult,
+    FreshHeads,
     NewJob,
     Overview,
     Reaped,
@@ -48,7 +49,7 @@ from runtime.backends.redis.metrics import RedisMetricStore
 from runtime.chunks import bounded
 from runtime.errors import BackendUnavailable
 from runtime.masking import mask_url
-from runtime.messages import describe_message
+from runtime.messages import HEAD_START, describe_message
 
 CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI status)
 SOCKET_TIMEOUT = 10.0  # seconds: a silent server must not hang a caller for ever
@@ -81,6 +82,9 @@ SCRIPTS = (
     "overview",
     "drop_workers",
     "beat",
+    "forget",
+    "finished_slice",
+    "requeue_failed",
 )
 
 # The state set that holds each state's jobs (delayed also holds retrying).
@@ -242,7 +246,27 @@ class RedisBackend(RedisKeyValue, Backend):
 
     # -- dead letters and retention ------------------------------------------------------
     def requeue(self, job_id: str, data: bytes | None = None) -> bool:
-        return bool(self._run("requeue", job_id, data))
+        return bool(self._run("requeue", job_id, data, None))
+
+    def requeue_many(self, heads: dict[str, bytes | None]) -> int:
+        triples = [part for job_id, head in heads.items() for part in (job_id, None, head)]
+        return int(self._run("requeue", *triples)) if triples else 0
+
+    def requeue_failed(
+        self, queue: str, until: float, offset: int, count: int, job: str | None, heads: FreshHeads
+    ) -> tuple[int, int]:
+        fresh = json.dumps(sorted(heads.jobs))
+        looked = requeued = 0
+        while True:  # one script call, and one more per template the script lacked
+            templates = {f"{n}|{p}": rest.decode() for (n, p), rest in heads.known().items()}
+            args = (offset + looked - requeued, count - looked, job, fresh, json.dumps(templates))
+            seen, done, name, priority = self._run(
+                "requeue_failed", queue, until, *args, HEAD_START
+            )
+            looked, requeued = looked + int(seen), requeued + int(done)
+            if not name:
+                return looked, requeued
+            heads.rest(records.text(name), int(priority))  # known from now on
 
     def purge(
         self,
@@ -263,13 +287,13 @@ class RedisBackend(RedisKeyValue, Backend):
                 break
         return purged
 
-    def delete(self, job_id: str) -> bool:
-        return bool(self._run("delete", job_id))
+    def delete_many(self, job_ids: list[str], state: str | None = None) -> int:
+        return int(self._run("delete", state, *job_ids)) if job_ids else 0
 
     def purge_queue(self, queue: str) -> int:
         deleted = skipped = 0
         while ids := self.conn.zrange(keys.queue_jobs(queue), skipped, skipped + BATCH - 1):
-            removed = int(self._run("delete", *ids))
+            removed = int(self._run("delete", None, *ids))
             deleted += removed
             skipped += len(ids) - removed  # active jobs stay at the front of the index
         return deleted
@@ -293,6 +317,13 @@ class RedisBackend(RedisKeyValue, Backend):
         index = keys.queue(queue, STATE_SETS[state])
         read = self.conn.zrevrange if state in FINAL_STATES else self.conn.zrange
         return [records.text(member) for member in read(index, offset, offset + count - 1)]
+
+    def finished_slice(
+        self, queue: str, state: str, until: float, offset: int, count: int
+    ) -> list[tuple[str, str, int]]:
+        reply = self._run("finished_slice", queue, final_state(state), until, offset, count)
+        triples = (reply[n : n + 3] for n in range(0, len(reply), 3))
+        return [(records.text(i), records.text(job), int(p)) for i, job, p in triples]
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         with self.conn.pipeline(transaction=False) as pipe:
@@ -334,6 +365,12 @@ class RedisBackend(RedisKeyValue, Backend):
 
     def known_queues(self) -> list[str]:
         return sorted(records.text(name) for name in self.conn.smembers(keys.QUEUES))
+
+    def forget_queue(self, queue: str) -> int:
+        held = int(self._run("forget", queue))
+        if not held:
+            self.metrics.forget(queue)
+        return held
 
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         with self.conn.pipeline(transaction=False) as pipe:

@@ -11,7 +11,7 @@ import sqlite3
 import time
 from typing import Any
 
-from runtime.backends.base.cluster import Cluster
+from runtime.backends.base.cluster import EXPIRE_BATCH, Cluster
 from runtime.backends.sqlite.connection import Transaction
 
 LEADER = "leader"  # the name of the leader's row in `leases`
@@ -27,11 +27,16 @@ SQL_LEAD = """
     insert into leases (name, holder, expires_at) values (?, ?, ?)
     on conflict (name) do update set holder = excluded.holder, expires_at = excluded.expires_at
     where leases.holder = excluded.holder or leases.expires_at <= ?"""
+# A batch at a time: expired rows leave `lease_deadline > now`, so each statement finds the
+# next ones (the spared rows of live workers are read again, at most one host's threads).
 SQL_EXPIRE_DEAD = """
     update jobs set lease_deadline = ?
-    where queue = ? and state = 'active' and lease_deadline > ?
-        and worker is not null and started_at < ?
-        and worker not in (select value from json_each(?))
+    where seq in (
+        select seq from jobs
+        where queue = ? and state = 'active' and lease_deadline > ?
+            and worker is not null and started_at < ?
+            and worker not in (select value from json_each(?))
+        limit ?)
     returning id"""
 
 
@@ -60,17 +65,29 @@ class SqliteCluster(Cluster):
         return rows[0][0] if rows else None
 
     def worker_jobs(self, queue: str, worker_id: str) -> list[str]:
+        # The queue's active rows (index jobs_queue_state): every process on a SQLite file
+        # runs on its host, so there are at most that host's worker threads of them (plus
+        # leases not reaped yet); no per-worker index to keep on every claim.
         sql = "select id from jobs where queue = ? and state = 'active' and worker = ? order by id"
         rows = self._read(lambda cur: cur.execute(sql, (queue, worker_id)).fetchall())
         return [job_id for (job_id,) in rows]
 
     def expire_leases_of_dead_workers(
-        self, queue: str, live_worker_ids: list[str], claimed_before: float
+        self,
+        queue: str,
+        live_worker_ids: list[str],
+        claimed_before: float,
+        batch: int = EXPIRE_BATCH,
     ) -> list[str]:
+        live = json.dumps(live_worker_ids)
+
         def expire(cur: sqlite3.Cursor) -> list[str]:
             now = time.time()
-            live = json.dumps(live_worker_ids)
-            params = (now, queue, now, claimed_before, live)
+            params = (now, queue, now, claimed_before, live, batch)
             return [job_id for (job_id,) in cur.execute(SQL_EXPIRE_DEAD, params).fetchall()]
 
-        return list(self._write(expire))
+        expired: list[str] = []
+        # One transaction per batch, so that other processes get the write lock in between.
+        while len(ids := self._write(expire)) == batch:
+            expired += ids
+        return expired + ids

@@ -101,3 +101,10 @@ class SqliteMetricStore(MetricStore):
             )
 
         return self._write(delete)
+
+    def forget(self, queue: str) -> None:
+        def delete(cur: sqlite3.Cursor) -> None:
+            for table in ("metric_minutes", "metric_days", "metric_totals"):
+                cur.execute(f"delete from {table} where queue = ?", (queue,))
+
+        self._write(delete)

@@ -108,26 +108,41 @@ SQL_CLAIM = """
     where seq = (select seq from jobs where queue = ? and state = 'waiting'
                  order by priority desc, seq limit 1)
     returning id, data, attempts, max(enqueued_at, coalesce(eta, 0))"""
+# promote and reap take at most a batch (the last parameter) per transaction, soonest due
+# first, so that one call never holds the write lock for long (storage.py loops).
 SQL_PROMOTE = """
     update jobs set state = 'waiting'
-    where queue = ? and state in ('delayed', 'retrying') and eta <= ?"""
+    where seq in (select seq from jobs
+                  where queue = ? and state in ('delayed', 'retrying') and eta <= ?
+                  order by eta limit ?)"""
+# reap: a batch of expired leases with their stall counts; those at their last stall fail
+# (SQL_STALL), the others go back to waiting (SQL_REAP).
+SQL_EXPIRED = """
+    select id, stalls from jobs
+    where queue = ? and state = 'active' and lease_deadline < ?
+    order by lease_deadline, seq limit ?"""
 SQL_REAP = """
     update jobs set state = 'waiting', token = null, lease_deadline = null, stalls = stalls + 1
-    where queue = ? and state = 'active' and lease_deadline < ?
-    returning id, stalls"""
-# reap: expired leases at their last stall, which fail instead of going back to waiting.
-SQL_LAST_STALL = """
-    select id, stalls from jobs
-    where queue = ? and state = 'active' and lease_deadline < ? and stalls + 1 >= ?"""
+    where id = ?"""
 SQL_STALL = """
     update jobs set state = 'failed', finished_at = ?, error = ?, stalls = stalls + 1,
         token = null, lease_deadline = null
     where id = ?"""
-SQL_DEAD_KEY = "select key from jobs where id = ? and state in ('failed', 'canceled')"
+# By id only: with a state condition too, the planner walks the whole state index instead.
+SQL_KEYS = "select id, key, state from jobs where id in ({})"
+# The new message is the one given (:data), else the stored one with :head for its own
+# when it is compose's for the job (it starts with :start, the head up to its id; its head
+# ends at its first ',"payload":', X'2c2270...' here, see messages.compose_head), else the
+# stored one. Blobs throughout, so that positions are bytes.
 SQL_REQUEUE = """
     update jobs set state = 'waiting', error = null, finished_at = null, stalls = 0,
-        progress = null, token = null, lease_deadline = null, key = ?, data = coalesce(?, data)
-    where id = ?"""
+        progress = null, token = null, lease_deadline = null, key = :key,
+        data = coalesce(:data, case
+            when :head is not null and substr(data, 1, length(:start)) = :start
+                and instr(data, X'2c227061796c6f6164223a') > 0
+            then cast(:head || substr(data, instr(data, X'2c227061796c6f6164223a') + 11) as blob)
+            end, data)
+    where id = :id"""
 # list_jobs by state: each state's rows in STATE_ORDER, through the partial index of
 # that state (delayed and retrying share one, as on Redis; the caller filters).
 _DUE = """select id from jobs
@@ -146,6 +161,10 @@ SQL_STATE_SLICES = {
     "failed": _FINISHED,
     "canceled": _FINISHED,
 }
+# Bulk actions walk a final state oldest first, up to a finish time (jobs_finished index).
+SQL_FINISHED_SLICE = """select id, job, priority from jobs
+    where queue = ? and state = ? and finished_at is not null and finished_at <= ?
+    order by finished_at, seq limit ? offset ?"""
 # A database from before job_counts existed: count its jobs once (the triggers keep the
 # counts from then on; a database whose jobs all went still has its zero rows).
 SQL_SEED_COUNTS = """insert into job_counts select queue, state, count(*) from jobs
@@ -176,6 +195,16 @@ SQL_INSERT = """
                       enqueued_at, eta, finished_at, error)
     values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 SQL_REGISTER_QUEUE = "insert or ignore into queues (name) values (?)"
+# forget_queue: whether a queue holds a job (index jobs_queue), how many (job_counts, O(1)),
+# and what forgetting it deletes: its known-queue row (with its completed total), its
+# zero counts and its pause flag.
+SQL_QUEUE_HAS_JOBS = "select 1 from jobs where queue = ? limit 1"
+SQL_QUEUE_JOBS = "select coalesce(sum(n), 0) from job_counts where queue = ?"
+SQL_FORGET_QUEUE = (
+    "delete from queues where name = ?",
+    "delete from job_counts where queue = ?",
+    "delete from paused_queues where name = ?",
+)
 # The next job to be claimed (jobs_claim index) and new dead letters (jobs_finished index).
 SQL_WAITING_HEAD = """select enqueued_at, eta from jobs where queue = ? and state = 'waiting'
     order by priority desc, seq limit 1"""

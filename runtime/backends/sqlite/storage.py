@@ -15,8 +15,9 @@ import socket
 import sqlite3
 import time
 import uuid
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from runtime.backends.base.storage import (
     COUNTED_STATES,
@@ -39,7 +40,9 @@ from runtime.backends.sqlite.kv import SqliteKeyValue
 from runtime.backends.sqlite.metrics import METRICS_SCHEMA, SqliteMetricStore
 from runtime.messages import describe_message
 
-BATCH = 1000  # rows one purge_queue transaction deletes
+BATCH = 1000  # rows one promote, reap, purge or purge_queue transaction changes at most
+T = TypeVar("T")
+RETRYABLE = ("failed", "canceled")  # the states requeue takes
 POLL_FIRST, POLL_MAX = 0.005, 0.1  # claim's polling interval: short at first, then backs off
 
 
@@ -241,20 +244,40 @@ class SqliteBackend(SqliteKeyValue, Backend):
         return self._fenced(f"update jobs set progress = ? {schema.FENCE}", (value, job_id, token))
 
     def promote_due(self, queue: str, now: float | None = None) -> int:
-        def promote(cur: sqlite3.Cursor) -> int:
+        def promote(cur: sqlite3.Cursor) -> tuple[int, int]:
             as_of = self.now() if now is None else now
-            return int(cur.execute(schema.SQL_PROMOTE, (queue, as_of)).rowcount)
+            moved = int(cur.execute(schema.SQL_PROMOTE, (queue, as_of, BATCH)).rowcount)
+            return moved, moved
 
-        return self._write(promote)
+        return sum(self._batches(promote))
 
     def reap_expired(self, queue: str, now: float | None = None, max_stalls: int = 3) -> Reaped:
-        return self._write(
-            lambda cur: _reap(cur, queue, self.now() if now is None else now, max_stalls)
+        def reap(cur: sqlite3.Cursor) -> tuple[int, Reaped]:
+            return _reap(cur, queue, self.now() if now is None else now, max_stalls)
+
+        batches = list(self._batches(reap))
+        return Reaped(
+            recovered=[job_id for batch in batches for job_id in batch.recovered],
+            stalled=[job_id for batch in batches for job_id in batch.stalled],
         )
+
+    def _batches(self, step: Callable[[sqlite3.Cursor], tuple[int, T]]) -> Iterator[T]:
+        """The results of `step`, one write transaction each, until one examined less than
+        BATCH rows (`step` returns how many it examined, and its result): other processes
+        get the write lock between batches, as Redis runs one script per batch."""
+        while True:
+            examined, result = self._write(step)
+            yield result
+            if examined < BATCH:
+                return
 
     # -- dead letters and retention ----------------------------------------------------
     def requeue(self, job_id: str, data: bytes | None = None) -> bool:
-        return self._write(lambda cur: _requeue(cur, job_id, data))
+        return self._write(lambda cur: _requeue(cur, {job_id: (data, None)})) == 1
+
+    def requeue_many(self, heads: dict[str, bytes | None]) -> int:
+        messages = {job_id: (None, head) for job_id, head in heads.items()}
+        return self._write(lambda cur: _requeue(cur, messages)) if heads else 0
 
     def purge(
         self,
@@ -268,21 +291,39 @@ class SqliteBackend(SqliteKeyValue, Backend):
         if limit <= 0:
             return 0
 
-        def delete(cur: sqlite3.Cursor) -> int:
+        def delete(cur: sqlite3.Cursor, want: int) -> int:
             bound = _purge_bound(cur, queue, state, finished_before, keep)
             if bound is None:
                 return 0
             finished_at, seq = bound
-            params = (queue, state, finished_at, finished_at, seq, limit)
-            return cur.execute(schema.SQL_PURGE, params).rowcount
+            params = (queue, state, finished_at, finished_at, seq, want)
+            return int(cur.execute(schema.SQL_PURGE, params).rowcount)
 
         # Deleting the rows is all: a key is held by its row, the completed total lives
-        # in `queues`, and the failed count is counted from rows.
-        return self._write(delete)
+        # in `queues`, and the failed count is counted from rows. At most BATCH rows per
+        # transaction, so that other processes get the write lock in between.
+        purged = 0
+        while purged < limit:
+            want = min(BATCH, limit - purged)
+            deleted = self._write(lambda cur: delete(cur, want))  # noqa: B023 (run at once)
+            purged += deleted
+            if deleted < want:
+                break
+        return purged
 
-    def delete(self, job_id: str) -> bool:
-        sql = "delete from jobs where id = ? and state != 'active'"
-        return self._write(lambda cur: cur.execute(sql, (job_id,)).rowcount > 0)
+    def delete_many(self, job_ids: list[str], state: str | None = None) -> int:
+        only = " and state = ?" if state is not None else ""
+
+        def delete(cur: sqlite3.Cursor) -> int:
+            deleted = 0
+            for start in range(0, len(job_ids), BATCH):  # far below SQLite's 32,766 parameters
+                batch = job_ids[start : start + BATCH]
+                marks = ", ".join("?" * len(batch))
+                sql = f"delete from jobs where id in ({marks}) and state != 'active'{only}"
+                deleted += cur.execute(sql, [*batch, *([state] if state else [])]).rowcount
+            return deleted
+
+        return self._write(delete) if job_ids else 0
 
     def purge_queue(self, queue: str) -> int:
         sql = """delete from jobs where seq in (
@@ -317,6 +358,12 @@ class SqliteBackend(SqliteKeyValue, Backend):
         sql = schema.SQL_STATE_SLICES[state]
         params = (queue, state, count, offset) if state in FINAL_STATES else (queue, count, offset)
         return [row[0] for row in self._read(lambda cur: cur.execute(sql, params).fetchall())]
+
+    def finished_slice(
+        self, queue: str, state: str, until: float, offset: int, count: int
+    ) -> list[tuple[str, str, int]]:
+        params = (queue, final_state(state), until, count, offset)
+        return self._read(lambda cur: cur.execute(schema.SQL_FINISHED_SLICE, params).fetchall())
 
     def _records(self, job_ids: list[str]) -> list[dict[str, Any] | None]:
         found = self._by_id(f"select {schema.RECORD_COLUMNS} from jobs", job_ids)
@@ -380,6 +427,20 @@ class SqliteBackend(SqliteKeyValue, Backend):
         )
         return [name for (name,) in rows]
 
+    def forget_queue(self, queue: str) -> int:
+        def forget(cur: sqlite3.Cursor) -> int:
+            if cur.execute(schema.SQL_QUEUE_HAS_JOBS, (queue,)).fetchone():
+                held = cur.execute(schema.SQL_QUEUE_JOBS, (queue,)).fetchone()[0]
+                return max(int(held), 1)  # the counts are the triggers'; the row is the truth
+            for sql in schema.SQL_FORGET_QUEUE:
+                cur.execute(sql, (queue,))
+            return 0
+
+        held = self._write(forget)
+        if not held:
+            self.metrics.forget(queue)
+        return held
+
     def oldest_waiting(self, queues: list[str]) -> dict[str, float | None]:
         def read(cur: sqlite3.Cursor) -> dict[str, float | None]:
             heads = {
@@ -435,33 +496,59 @@ class SqliteBackend(SqliteKeyValue, Backend):
             self.close_connection()
 
 
-def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> Reaped:
-    """Expired leases at their last stall on to failed, then every other expired lease
+def _reap(cur: sqlite3.Cursor, queue: str, now: float, max_stalls: int) -> tuple[int, Reaped]:
+    """A batch of expired leases: those at their last stall on to failed, every other one
     back to waiting with one more stall. One transaction, so nobody sees the step between;
-    each job makes one transition, so the event triggers log it once (stalled/recovered)."""
-    last = cur.execute(schema.SQL_LAST_STALL, (queue, now, max_stalls)).fetchall()
+    each job makes one transition, so the event triggers log it once (stalled/recovered).
+    Returns how many it examined, and what it did."""
+    expired = cur.execute(schema.SQL_EXPIRED, (queue, now, BATCH)).fetchall()
+    last = [(job_id, stalls) for job_id, stalls in expired if stalls + 1 >= max_stalls]
+    back = [job_id for job_id, stalls in expired if stalls + 1 < max_stalls]
     cur.executemany(
         schema.SQL_STALL,
         [(now, records.dumps(stalled_error(stalls + 1)), job_id) for job_id, stalls in last],
     )
-    recovered = cur.execute(schema.SQL_REAP, (queue, now)).fetchall()
-    return Reaped(
-        recovered=[job_id for job_id, _ in recovered], stalled=[job_id for job_id, _ in last]
-    )
+    cur.executemany(schema.SQL_REAP, [(job_id,) for job_id in back])
+    return len(expired), Reaped(recovered=back, stalled=[job_id for job_id, _ in last])
 
 
-def _requeue(cur: sqlite3.Cursor, job_id: str, data: bytes | None) -> bool:
-    """A failed or canceled job back to waiting at its old place (its seq), as release does."""
-    row = cur.execute(schema.SQL_DEAD_KEY, (job_id,)).fetchone()
-    if row is None:
-        return False
-    key = row[0]
-    # Window 0: only a pending job holds the key here. If another pending job took the key
-    # meanwhile, this one gives it up rather than making the key ambiguous.
-    if key is not None and _key_holder(cur, key, window=0.0, now=0.0) is not None:
-        key = None
-    cur.execute(schema.SQL_REQUEUE, (key, data, job_id))
-    return True
+def _requeue(cur: sqlite3.Cursor, messages: Mapping[str, tuple[bytes | None, bytes | None]]) -> int:
+    """Failed or canceled jobs back to waiting at their old place (their seq), as release
+    does; by {id: (data, head)}, each job's message becomes `data`, or keeps its payload
+    with `head` for its own head (Backend.requeue_many), or stays. Returns how many: one
+    read of the keys and one executemany, not two statements per job."""
+    taken: set[str] = set()  # keys taken back earlier in this call
+    rows: list[dict[str, Any]] = []
+    for job_id, key in _dead_keys(cur, list(messages)).items():
+        # Window 0: only a pending job holds the key here. If another pending job took the
+        # key meanwhile, this one gives it up rather than making the key ambiguous.
+        if key is not None and (key in taken or _key_holder(cur, key, 0.0, 0.0) is not None):
+            key = None
+        if key is not None:
+            taken.add(key)
+        data, head = messages[job_id]
+        start = _head_start(head)
+        row = {"key": key, "data": data, "head": start and head, "start": start, "id": job_id}
+        rows.append(row)
+    cur.executemany(schema.SQL_REQUEUE, rows)
+    return len(rows)
+
+
+def _head_start(head: bytes | None) -> bytes | None:
+    """A compose head up to its id, what a stored message of the same job starts with
+    (SQL_REQUEUE, messages.compose_head); None without a head of that shape."""
+    cut = head.find(b',"job":') if head else -1
+    return head[: cut + 1] if head and cut > 0 else None
+
+
+def _dead_keys(cur: sqlite3.Cursor, ids: list[str]) -> dict[str, str | None]:
+    """The idempotency key of each of `ids` that is failed or canceled."""
+    dead: dict[str, str | None] = {}
+    for start in range(0, len(ids), BATCH):  # far below SQLite's 32,766 parameters
+        batch = ids[start : start + BATCH]
+        found = cur.execute(schema.SQL_KEYS.format(", ".join("?" * len(batch))), batch)
+        dead.update((job_id, key) for job_id, key, state in found if state in RETRYABLE)
+    return dead
 
 
 def _key_holder(cur: sqlite3.Cursor, key: str, window: float, now: float) -> EnqueueResult | None:

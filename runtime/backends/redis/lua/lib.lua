@@ -78,10 +78,13 @@ local function fenced_queue(id, token)
   return rec[2]
 end
 
--- Leave the active set and invalidate the token, so late acks are ignored.
+-- Leave the active set and invalidate the token, so late acks are ignored; leave the
+-- claiming worker's index too (worker_jobs.lua).
 local function end_lease(id, queue)
   redis.call('ZREM', qkey(queue, Q.ACTIVE), id)
   redis.call('HDEL', job_key(id), 'token')
+  local worker = redis.call('HGET', job_key(id), 'worker')
+  if worker then redis.call('SREM', WORKER_JOBS_PREFIX .. worker, id) end
 end
 
 -- A purged job frees its idempotency key, unless the key already maps to another job.
@@ -137,6 +140,7 @@ local function claim_next(queue, token, lease, worker)
       local attempts = redis.call('HINCRBY', jk, 'attempts', 1)
       redis.call('HSET', jk, 'state', 'active', 'token', token, 'started_at', NOW,
                  'worker', worker)
+      redis.call('SADD', WORKER_JOBS_PREFIX .. worker, id)  -- its heartbeat's index
       local rec = redis.call('HMGET', jk, 'data', 'job', 'enqueued_at', 'eta')
       emit_event('started', queue, id, rec[2], 'attempt', attempts)
       -- The wait (Claim.wait, for the metric): since it became claimable.
@@ -214,4 +218,51 @@ local function back_to_waiting(ids, queue, leave)
   end
   wake(queue, #moved)
   return moved
+end
+
+-- Requeue (requeue.lua, requeue_failed.lua) ----------------------------------------------
+-- What requeue_job reads of a job, in one HMGET: state, queue, priority, seq, key, job and
+-- its message.
+local function dead_record(id)
+  return redis.call('HMGET', job_key(id), 'state', 'queue', 'priority', 'seq', 'key', 'job',
+                    'data')
+end
+
+-- The stored message `data` with `head` for its own, when it is compose's for this job: it
+-- starts as `head` does up to its id, and its head ends at the first ',"payload":' after
+-- that (no job name or option value can hold that text). nil for another shape.
+local function with_head(data, head)
+  local job_at = string.find(head, ',"job":', 1, true)
+  if not data or not job_at or string.sub(data, 1, job_at) ~= string.sub(head, 1, job_at) then
+    return nil
+  end
+  local at = string.find(data, ',"payload":', job_at, true)
+  return at and head .. string.sub(data, at + 11) or nil
+end
+
+-- A failed or canceled job (`rec` from dead_record) back to waiting at its old place; its
+-- message becomes `data`, or keeps its payload under `head` (messages.compose_head), or
+-- stays ('' for either). Returns its queue, or nil when it was not failed or canceled.
+-- The caller wakes the queue.
+local function requeue_job(id, rec, data, head)
+  local state, queue, priority, seq, key = rec[1], rec[2], rec[3], rec[4], rec[5]
+  if state ~= 'failed' and state ~= 'canceled' then return nil end
+  local jk = job_key(id)
+  redis.call('ZREM', qkey(queue, FINAL[state]), id)
+  redis.call('HDEL', jk, 'error', 'finished_at', 'stalls', 'progress', 'token')
+  local fresh = data ~= '' and data or (head ~= '' and with_head(rec[7], head))
+  if fresh then redis.call('HSET', jk, 'data', fresh) end
+  if key then
+    -- Take the key back only if no pending job holds it (window 0: a finished holder,
+    -- this job included, lets it go); a pending job that took it meanwhile keeps it, and
+    -- this record stops naming a key it does not hold (as on SQLite).
+    if key_holder(key, 0, 0) then
+      redis.call('HDEL', jk, 'key')
+    else
+      redis.call('HSET', IDEMPOTENCY_KEY, key, id)
+    end
+  end
+  enqueue_waiting(id, queue, priority, seq)
+  emit_event('retried', queue, id, rec[6])
+  return queue
 end

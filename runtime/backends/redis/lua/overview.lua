@@ -4,6 +4,11 @@
 -- leader and the open alerts with the time of their last evaluation, and the server's time
 -- (workers are live by it).
 -- KEYS[1]: Huey's result hash. Returns a JSON object (cjson: an empty array reads as {}).
+-- Bound: five O(1) reads per queue, for the configured queues and the known set, which
+-- holds only queues in use: a queue leaves it once empty and named by nobody (forget.lua,
+-- after a purge or the leading daemon's retention pass); the heartbeats are live ones
+-- (expired ones are dropped), the result hash holds cron's last runs and claims with a ttl,
+-- and the open alerts are at most one per rule and queue.
 local names = {}
 for _, name in ipairs(redis.call('SMEMBERS', QUEUES_KEY)) do names[name] = true end
 for _, name in ipairs(ARGV) do names[name] = true end
