@@ -26,7 +26,10 @@ HUEY_OVERRIDES = {
     "read_periodic": ["timestamp"],
 }
 # The same for QueueConsumer and Huey's Consumer.
-CONSUMER_OVERRIDES = {"_set_signal_handlers": []}  # private: which signals do what
+CONSUMER_OVERRIDES = {
+    "_set_signal_handlers": [],  # private: which signals do what
+    "start": [],  # the handlers set before Huey forks the scheduler and workers
+}
 
 
 @pytest.mark.parametrize(
