@@ -30,8 +30,7 @@ class AlertsScreen(PolledScreen):
         alert_id = self.query_one(KeyedTable).selected_key
         if alert_id is None:
             return
-        if self.dashboard.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
+        if self.read_only_refusal():
             return
         self.perform(f"acknowledge alert {alert_id}", self.dashboard.data.ack, alert_id)
 

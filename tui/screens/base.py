@@ -85,6 +85,12 @@ class PolledScreen(Screen[None]):
         raise NotImplementedError
 
     # -- actions ---------------------------------------------------------------------
+    def read_only_refusal(self) -> bool:
+        """True (and says so) when this dashboard is read-only: the caller does nothing."""
+        if self.dashboard.read_only:
+            self.app.notify("this dashboard is read-only.", severity="warning")
+        return self.dashboard.read_only
+
     def perform(self, what: str, operation: Any, *args: Any) -> None:
         """Run a control action in a worker thread; say how it went in a toast."""
         self._act(what, operation, args)

@@ -49,8 +49,7 @@ class FailuresScreen(PolledScreen):
         group = self.selected()
         if group is None:
             return
-        if self.dashboard.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
+        if self.read_only_refusal():
             return
         question = (
             f"{action.capitalize()} all {group['count']:,} failed {group['job']} jobs with "

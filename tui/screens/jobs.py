@@ -141,8 +141,7 @@ class JobsScreen(PolledScreen):
 
     def action_bulk(self, action: str) -> None:
         """`action` on the selected jobs (`x`), or on the job under the cursor."""
-        if self.dashboard.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
+        if self.read_only_refusal():
             return
         cursor = self.query_one(KeyedTable).selected_key
         targets = sorted(self.selected) or ([cursor] if cursor else [])

@@ -57,8 +57,7 @@ class QueuesScreen(PolledScreen):
     def action_pause(self) -> None:
         queue = self.query_one(KeyedTable).selected_key
         home = self.dashboard.home
-        if queue is None or home is None or self.dashboard.read_only:
-            self._refuse_if_read_only()
+        if self.read_only_refusal() or queue is None or home is None:
             return
         paused = next(row["paused"] for row in home["queues"] if row["name"] == queue)
         verb = "resume" if paused else "pause"
@@ -75,10 +74,6 @@ class QueuesScreen(PolledScreen):
         if queue is not None:
             self.app.switch_mode("jobs")
             self.app.screen.show_queue(queue)  # type: ignore[attr-defined]
-
-    def _refuse_if_read_only(self) -> None:
-        if self.dashboard.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
 
 
 def _cells(row: dict[str, Any]) -> tuple[Any, ...]:
