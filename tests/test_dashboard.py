@@ -361,3 +361,20 @@ def test_the_detail_shows_the_jobs_timeline(tmp_path: Path, backend_url: str) ->
         assert lines[1][1:] == ["attempt", "1"] and "ReportError:" in lines[2]
 
     asyncio.run(run(app, scenario))
+
+
+def test_j_and_k_move_the_cursor_on_every_table_screen(tmp_path: Path, sqlite_url: str) -> None:
+    config = dashboard_config(tmp_path, sqlite_url)
+    rt = Runtime(config=config)
+    rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 3)
+    app = app_for(config)
+
+    async def scenario(pilot: Any) -> None:
+        await pilot.press("2")
+        await until(lambda: len(rows(app)) == 3, "the jobs")
+        await pilot.press("j", "j")
+        assert table(app).cursor_row == 2
+        await pilot.press("k")
+        assert table(app).cursor_row == 1
+
+    asyncio.run(run(app, scenario))

@@ -3,14 +3,16 @@ showing the outcome (new data, or the `disconnected` state with the last data ke
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
 
 from tui.data import Disconnected, Refused
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
@@ -27,6 +29,10 @@ class PolledScreen(Screen[None]):
     a screen with nothing else to read leaves `fetch` as it is."""
 
     own_data = True  # False: the screen shows the app's home snapshot only
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor(1)", "Down", show=False),
+        Binding("k", "cursor(-1)", "Up", show=False),
+    ]
 
     @property
     def dashboard(self) -> DashboardApp:
@@ -51,6 +57,13 @@ class PolledScreen(Screen[None]):
         """Read again unless another screen or a modal is in front of this one."""
         if self.own_data and self.app.screen is self:
             self._read()
+
+    def action_cursor(self, step: int) -> None:
+        """j/k (pinned): move in the focused table, or the screen's first one."""
+        focused = self.focused
+        tables = [focused] if isinstance(focused, KeyedTable) else list(self.query(KeyedTable))
+        if tables:
+            tables[0].move_cursor(row=tables[0].cursor_row + step)
 
     def home_changed(self) -> None:
         """The app's home snapshot or connection state changed."""

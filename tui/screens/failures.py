@@ -23,8 +23,6 @@ class FailuresScreen(PolledScreen):
         Binding("r", "group('retry')", "Retry group"),
         Binding("d", "group('delete')", "Delete group"),
         Binding("enter", "open", "Jobs"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
     ]
 
     def __init__(self) -> None:
@@ -73,12 +71,6 @@ class FailuresScreen(PolledScreen):
             jobs.state = "failed"
             jobs.query_one("#states").active = "failed"  # type: ignore[attr-defined]
             jobs.show_queue(group["queue"])
-
-    def action_cursor_down(self) -> None:
-        self.query_one(KeyedTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(KeyedTable).action_cursor_up()
 
 
 def _cells(group: dict[str, Any]) -> tuple[Any, ...]:

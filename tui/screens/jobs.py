@@ -27,8 +27,6 @@ class JobsScreen(PolledScreen):
         Binding("l,right_square_bracket", "page(1)", "Next page"),
         Binding("h,left_square_bracket", "page(-1)", "Previous page"),
         Binding("enter", "open", "Detail"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
         Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("x", "select", "Select"),
         Binding("r", "bulk('retry')", "Retry"),
@@ -163,12 +161,6 @@ class JobsScreen(PolledScreen):
     def _after_bulk(self) -> None:
         self.selected.clear()
         self.poll()
-
-    def action_cursor_down(self) -> None:
-        self.query_one(KeyedTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(KeyedTable).action_cursor_up()
 
 
 def _cells(job: dict[str, Any], selected: bool) -> tuple[Any, ...]:

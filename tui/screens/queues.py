@@ -23,8 +23,6 @@ class QueuesScreen(PolledScreen):
     own_data = False  # the app's home snapshot holds everything shown here
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pause", "Pause/resume"),
-        Binding("j", "cursor_down", "Down", show=False),
-        Binding("k", "cursor_up", "Up", show=False),
         Binding("enter", "open", "Jobs"),
     ]
 
@@ -47,12 +45,6 @@ class QueuesScreen(PolledScreen):
         )
         self.query_one("#throughput", Sparkline).data = totals["minutes"]
         self.query_one(KeyedTable).sync({row["name"]: _cells(row) for row in home["queues"]})
-
-    def action_cursor_down(self) -> None:
-        self.query_one(KeyedTable).action_cursor_down()
-
-    def action_cursor_up(self) -> None:
-        self.query_one(KeyedTable).action_cursor_up()
 
     def action_pause(self) -> None:
         queue = self.query_one(KeyedTable).selected_key
