@@ -557,7 +557,9 @@ def dashboard_home(backend: Backend, config: Config) -> dict[str, Any]:
     rows = health.status_rows(seen)
     names = [row["name"] for row in rows]
     latency = _latencies(backend, names, seen.now)
-    minutes, today = stats.recent_minutes(backend, names, 60), stats.today_counts(backend, names)
+    # The overview's clock reading: no second and third round trip for `now`.
+    minutes = stats.recent_minutes(backend, names, 60, seen.now)
+    today = stats.today_counts(backend, names, seen.now)
     for row in rows:
         row["latency"] = latency[row["name"]]
         row["minutes"] = [m["completed"] + m["failed"] for m in minutes[row["name"]]]

@@ -211,10 +211,11 @@ def recent_counts(backend: Backend, queue: str, minutes: int) -> dict[str, int]:
 
 
 def recent_minutes(
-    backend: Backend, queues: list[str], minutes: int
+    backend: Backend, queues: list[str], minutes: int, now: float
 ) -> dict[str, list[dict[str, int]]]:
-    """Per queue, counts by OUTCOMES of each of the last `minutes` minutes, oldest first."""
-    last = minute_now(backend.now())
+    """Per queue, counts by OUTCOMES of each of the last `minutes` minutes before `now`
+    (the backend's clock), oldest first."""
+    last = minute_now(now)
     first = last - minutes + 1
     series = {}
     for queue in queues:
@@ -225,9 +226,9 @@ def recent_minutes(
     return series
 
 
-def today_counts(backend: Backend, queues: list[str]) -> dict[str, int]:
-    """Counts by OUTCOMES of today (UTC) over `queues`."""
-    today = minute_now(backend.now()) // 1440
+def today_counts(backend: Backend, queues: list[str], now: float) -> dict[str, int]:
+    """Counts by OUTCOMES of the UTC day of `now` (the backend's clock) over `queues`."""
+    today = minute_now(now) // 1440
     total = MetricBucket()
     for queue in queues:
         for bucket in backend.metrics.days(queue, today).values():

@@ -11,7 +11,8 @@ from typing import Any, TypeVar
 
 import click
 
-from runtime.backends import open_backend, outage_errors
+from runtime import control
+from runtime.backends import outage_errors
 from runtime.backends.base.storage import Backend
 from runtime.config import Config
 from runtime.errors import BackendUnavailable, RuntimeJobError
@@ -69,6 +70,4 @@ def say(as_json: bool, data: Any, text: str) -> None:
 
 
 def connect(config: Config) -> Backend:
-    backend = open_backend(config.runtime.backend, config.base_dir)
-    backend.ping()
-    return backend
+    return control.connect(config)
