@@ -56,11 +56,23 @@ def fixed_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DashboardApp:
 def test_screen_snapshot(snap_compare: Any, fixed_app: DashboardApp, key: str, size: Any) -> None:
     async def loaded(pilot: Any) -> None:
         await pilot.press(key)
-        for _ in range(100):  # the reads run in worker threads
+        for _ in range(400):  # the reads run in worker threads; a loaded CI machine is slow
             await asyncio.sleep(0.05)
-            tables = list(pilot.app.screen.query(KeyedTable))
-            if fixed_app.home is not None and all(t.row_count or key in "45" for t in tables):
+            if _loaded(pilot.app):
                 break
         await asyncio.sleep(0.3)
+        seen.append(_state(pilot.app))
 
-    assert snap_compare(fixed_app, terminal_size=size, run_before=loaded)
+    seen: list[str] = []
+    assert snap_compare(fixed_app, terminal_size=size, run_before=loaded), seen
+
+
+def _loaded(app: Any) -> bool:
+    screen = app.screen
+    return app.home is not None and app.error is None and (screen.shown or not screen.own_data)
+
+
+def _state(app: Any) -> str:
+    """What the screen held when the snapshot was taken: says why one did not match."""
+    tables = {t.id: t.row_count for t in app.screen.query(KeyedTable)}
+    return f"error={app.error!r} home={app.home is not None} tables={tables}"

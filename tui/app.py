@@ -10,10 +10,11 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.worker import Worker
 
 from tui.data import DashboardData, Disconnected
 from tui.screens.alerts import AlertsScreen
-from tui.screens.base import PolledScreen
+from tui.screens.base import PolledScreen, idle
 from tui.screens.events import EventsScreen
 from tui.screens.failures import FailuresScreen
 from tui.screens.help import HelpScreen
@@ -67,6 +68,7 @@ class DashboardApp(App[None]):
         self.home: dict[str, Any] | None = None  # the last home snapshot read
         self.error: str | None = None  # why the backend is unreachable, while it is
         self._alerts_seen: set[str] | None = None  # firing alert ids already announced
+        self._home_reading: Worker[None] | None = None
         try:
             self.version = version("runtime-jobs")
         except PackageNotFoundError:  # a source tree that was never installed
@@ -87,8 +89,8 @@ class DashboardApp(App[None]):
     # -- the home snapshot -----------------------------------------------------------
     def poll_home(self) -> None:
         # A modal (confirmation, job detail) in front: its screen below keeps its data.
-        if isinstance(self.screen, PolledScreen):
-            self._read_home()
+        if isinstance(self.screen, PolledScreen) and idle(self._home_reading):
+            self._home_reading = self._read_home()
 
     @work(thread=True, exclusive=True, group="home", exit_on_error=False)
     def _read_home(self) -> None:

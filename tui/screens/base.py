@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Footer
+from textual.worker import Worker
 
 from tui.data import Disconnected, Refused
 from tui.widgets.keyed_table import KeyedTable
@@ -17,6 +18,12 @@ from tui.widgets.status_header import StatusHeader
 
 if TYPE_CHECKING:
     from tui.app import DashboardApp
+
+
+def idle(worker: Worker[Any] | None) -> bool:
+    """No read of this source is under way. Polls wait for the last read to end instead of
+    relying on `exclusive` alone: a thread worker that is cancelled keeps running."""
+    return worker is None or worker.is_finished
 
 
 class PolledScreen(Screen[None]):
@@ -29,6 +36,8 @@ class PolledScreen(Screen[None]):
     a screen with nothing else to read leaves `fetch` as it is."""
 
     own_data = True  # False: the screen shows the app's home snapshot only
+    _reading: Worker[None] | None = None
+    shown = False  # True once a read reached the screen (tests wait for it)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor(1)", "Down", show=False),
         Binding("k", "cursor(-1)", "Up", show=False),
@@ -55,8 +64,8 @@ class PolledScreen(Screen[None]):
 
     def poll(self) -> None:
         """Read again unless another screen or a modal is in front of this one."""
-        if self.own_data and self.app.screen is self:
-            self._read()
+        if self.own_data and self.app.screen is self and idle(self._reading):
+            self._reading = self._read()
 
     def action_cursor(self, step: int) -> None:
         """j/k (pinned): move in the focused table, or the screen's first one."""
@@ -84,6 +93,7 @@ class PolledScreen(Screen[None]):
 
     def _received(self, data: Any) -> None:
         self.show(data)
+        self.shown = True
         self.dashboard.connection_changed(None)
 
     def _disconnected(self, error: str) -> None:
