@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from runtime import alerts, cron, events, health, stats
 from runtime.backends.base.events import EVENT_KEYS
-from runtime.backends.base.storage import FINAL_STATES, STATES, Backend
+from runtime.backends.base.storage import FINAL_STATES, STATES, Backend, state_cursor
 from runtime.config import Config
 from runtime.errors import BadInput
-from runtime.masking import mask_payload, mask_text, mask_url
+from runtime.masking import mask_payload, mask_url
 from runtime.messages import dumps, head_rest, head_with_rest
 from runtime.names import check_name
+from runtime.search import JobQuery, failure_signature
 
 if TYPE_CHECKING:
     from runtime.jobs import JobRegistry
@@ -124,6 +125,170 @@ def show_job(backend: Backend, job_id: str) -> dict[str, Any]:
     return _shown(_record(backend, job_id), backend.now())
 
 
+# -- search and bulk actions on what a search matches -------------------------------------
+# Jobs a bulk action (retry_all, delete_all, act_on_matching, clean, retention) reads and
+# acts on per backend call: memory and each call's time stay bounded whatever their number.
+CHUNK = 500
+SEARCH_BUDGET = 2_000  # jobs one search step looks at: each step (one call) stays short
+_ID_PREFIX = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+
+
+def search_jobs(
+    backend: Backend,
+    queue: str | None,
+    state: str | None,
+    query: JobQuery,
+    job: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+    budget: int = SEARCH_BUDGET,
+) -> dict[str, Any]:
+    """One step of a search through a state's jobs (every job when `state` is None): it
+    looks at about `budget` jobs from `cursor` and returns those `query` matches (at most
+    `limit`) as people see them. `{"jobs", "next_cursor"` (None: searched to the end),
+    `"searched"` (jobs this step looked at), `"total"` (jobs in the state now)`}`."""
+    if state is not None and state not in STATES:
+        raise BadInput(f"unknown state '{state}'; use one of {', '.join(STATES)}.")
+    now = backend.now()
+    try:
+        page = backend.list_jobs(
+            queue=queue,
+            state=state,
+            job=job,
+            limit=limit,
+            cursor=cursor,
+            match=None if query.empty else query.matches,
+            budget=budget,
+        )
+    except ValueError:
+        message = f"'{cursor}' is not a cursor from this search; start without one."
+        raise BadInput(message) from None
+    return {
+        "jobs": [_shown(record, now) for record in page.jobs],
+        "next_cursor": page.next_cursor,
+        "searched": page.examined,
+        "total": _jobs_in(backend, queue, state),
+    }
+
+
+def _jobs_in(backend: Backend, queue: str | None, state: str | None) -> int | None:
+    """How many jobs `state` holds on `queue` (every queue when None); None without a
+    count kept (retrying, canceled, every state; completed counts jobs ever completed).
+    The delayed count includes retrying jobs: the index a search of delayed walks."""
+    if state not in ("waiting", "delayed", "active", "failed"):
+        return None
+    names = [queue] if queue is not None else backend.known_queues()
+    return sum(row[state] for row in backend.queue_counts(names).values())
+
+
+BULK_ACTIONS = ("retry", "cancel", "delete")
+
+
+def act_on_matching(
+    backend: Backend,
+    registry: JobRegistry,
+    action: str,
+    queue: str | None,
+    state: str,
+    query: JobQuery,
+    job: str | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[dict[str, int]]:
+    """`action` (retry, cancel, delete) on every job of `state` (on `queue`, every queue
+    when None) that `query` and `job` match: all of them, not a loaded page, a chunk of
+    `chunk` jobs per step. Yields `{"seen", "done", "skipped"}` so far after each chunk
+    (skipped: the job changed state meanwhile, or the action does not apply to it); the
+    caller stops by not asking for more. The run is audited once, when it ends or stops."""
+    if action not in BULK_ACTIONS:
+        raise BadInput(f"unknown action '{action}'; use one of {', '.join(BULK_ACTIONS)}.")
+    if state not in STATES:
+        raise BadInput(f"unknown state '{state}'; use one of {', '.join(STATES)}.")
+    act = _bulk_operation(backend, registry, action, state)
+    stays = action == "cancel" and state == "active"  # a running job ends when it stops
+    progress = {"seen": 0, "done": 0, "skipped": 0}
+    try:
+        for name in [queue] if queue is not None else backend.known_queues():
+            for step in _matching_chunks(backend, name, state, query, job, chunk, act, stays):
+                progress = {key: progress[key] + step[key] for key in progress}
+                yield progress
+    finally:
+        with contextlib.suppress(*outage_errors()):  # the outage is what the caller sees
+            events.audit(
+                backend,
+                f"job.{action}_matching",
+                queue=queue,
+                job=job,
+                state=state,
+                filter=_query_text(query, job),
+                seen=progress["seen"],
+                done=progress["done"],
+                skipped=progress["skipped"],
+            )
+
+
+def _matching_chunks(
+    backend: Backend,
+    queue: str,
+    state: str,
+    query: JobQuery,
+    job: str | None,
+    chunk: int,
+    act: Callable[[list[dict[str, Any]]], int],
+    stays: bool,
+) -> Iterator[dict[str, int]]:
+    """Walk `queue`'s index of `state` a chunk at a time, acting on what matches. Jobs the
+    action took out of the index (all it was done to, unless they `stays`) no longer count
+    in the ranks, so the next chunk starts at the rank of the first job not looked at
+    (`left`: the jobs left ahead of it)."""
+    match = None if query.empty else query.matches
+    left = 0
+    while True:
+        cursor = state_cursor(queue, left)
+        page = backend.list_jobs(queue, state, job, chunk, cursor, match, budget=chunk)
+        taken = act(page.jobs) if page.jobs else 0
+        yield {"seen": len(page.jobs), "done": taken, "skipped": len(page.jobs) - taken}
+        if page.next_cursor is None:
+            return
+        left += page.examined - (0 if stays else taken)
+
+
+def _bulk_operation(
+    backend: Backend, registry: JobRegistry, action: str, state: str
+) -> Callable[[list[dict[str, Any]]], int]:
+    """One chunk's action: records in, how many it was done to out (a job that changed
+    state meanwhile is left as it is and not counted)."""
+    if action == "delete":
+        return lambda records: backend.delete_many([r["id"] for r in records], state=state)
+    if action == "retry":
+        heads = FreshHeads(registry)
+        return lambda records: backend.requeue_many(
+            {r["id"]: heads.head(r["id"], r["job"], r["priority"]) for r in records}
+        )
+
+    def cancel(records: list[dict[str, Any]]) -> int:
+        before = [backend.cancels.cancel(record["id"]) for record in records]
+        return sum(1 for was in before if was is not None and was not in FINAL_STATES)
+
+    return cancel
+
+
+def _query_text(query: JobQuery, job: str | None) -> str:
+    terms = [f"job:{job}"] if job else []
+    terms += [f"id:{query.id_prefix}"] if query.id_prefix else []
+    terms += [f"payload.{path}:{value}" for path, value in query.payload.items()]
+    terms += [f"error:{query.error}"] if query.error is not None else []
+    return " ".join(terms)
+
+
+def jobs_with_id_prefix(backend: Backend, prefix: str, limit: int = 50) -> list[str]:
+    """The job whose id is `prefix`, or up to `limit` ids starting with it, in any state."""
+    if not _ID_PREFIX.match(prefix):
+        raise BadInput(f"'{prefix}' is not the start of a job id (letters, digits, . _ -).")
+    if backend.get_job(prefix) is not None:
+        return [prefix]
+    return backend.ids_with_prefix(prefix, limit)
+
+
 def _record(backend: Backend, job_id: str) -> dict[str, Any]:
     record = backend.get_job(job_id)
     if record is None:
@@ -158,9 +323,6 @@ def progress_eta(record: dict[str, Any], now: float) -> float | None:
 
 # -- dead letters and retention ------------------------------------------------------------
 RETRYABLE = ("failed", "canceled")
-# Jobs a bulk action (retry_all, delete_all, clean, retention) reads and acts on per
-# backend call: memory and each call's time stay bounded whatever the number of jobs.
-CHUNK = 500
 
 
 def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
@@ -510,13 +672,6 @@ def _shown_event(event: dict[str, Any]) -> dict[str, Any]:
 # Failed jobs the failure groups are built from, newest first: the groups describe what is
 # failing now, and a refresh never reads the whole dead-letter set.
 FAILURE_SCAN = 5_000
-# What an error signature replaces (pinned: error type and message with ids and numbers
-# normalised), so that "order 17 timed out" and "order 42 timed out" are one group.
-_ID_LIKE = re.compile(
-    r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b|\b[0-9a-f]{12,}\b"
-)
-_NUMBER = re.compile(r"\d+(?:\.\d+)?")
-SIGNATURE_CHARS = 200
 
 
 def connect(config: Config) -> Backend:
@@ -591,20 +746,12 @@ def _latencies(backend: Backend, queues: list[str], now: float) -> dict[str, flo
     }
 
 
-def error_signature(error: dict[str, Any] | None) -> str:
-    """`Type: message` with ids and numbers replaced, cut to SIGNATURE_CHARS."""
-    if not error:
-        return "unknown error"
-    message = _NUMBER.sub("<n>", _ID_LIKE.sub("<id>", str(error.get("message") or "")))
-    return f"{error.get('type') or 'Error'}: {message}"[:SIGNATURE_CHARS]
-
-
 def failure_groups(backend: Backend, config: Config) -> list[dict[str, Any]]:
     """The newest FAILURE_SCAN dead letters grouped by queue, job name and error signature,
     largest group first: `{key, queue, job, signature, count, first_seen, last_seen}`."""
     groups: dict[str, dict[str, Any]] = {}
     for record in _newest_failed(backend):
-        signature = mask_text(error_signature(record["error"]))
+        signature = failure_signature(record["error"])
         key = f"{record['queue']}|{record['job']}|{signature}"
         group = groups.setdefault(
             key,
@@ -639,7 +786,7 @@ def act_on_failure_group(
         (record["id"], record["priority"] or 0)
         for record in _newest_failed(backend, group["queue"])
         if record["job"] == group["job"]
-        and mask_text(error_signature(record["error"])) == group["signature"]
+        and failure_signature(record["error"]) == group["signature"]
     ]
     done, heads = 0, FreshHeads(registry)
     for start in range(0, len(members), chunk):  # one backend call per chunk, not per job

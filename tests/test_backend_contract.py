@@ -1072,6 +1072,40 @@ def test_a_job_filter_past_its_budget_hands_a_cursor_on(
     assert pages > 1  # the first pages ran out of budget before reaching it
 
 
+def test_list_jobs_with_a_match_walks_its_budget_and_says_how_far(backend: Backend) -> None:
+    jobs = [new_job(payload={"n": n}) for n in range(30)]
+    backend.push_many(jobs)
+    wanted = {j.id for j in jobs if j.payload["n"] % 7 == 0}  # type: ignore[index]
+
+    def match(record: dict[str, Any]) -> bool:
+        return int(record["payload"]["n"]) % 7 == 0
+
+    cursor, found, examined = None, [], 0
+    while True:
+        page = backend.list_jobs(state="waiting", limit=50, cursor=cursor, match=match, budget=10)
+        found += ids_of(page)
+        examined += page.examined
+        assert page.examined <= 10
+        if (cursor := page.next_cursor) is None:
+            break
+    assert set(found) == wanted and examined == 30
+    full = backend.list_jobs(state="waiting", limit=2, match=match, budget=100)
+    assert ids_of(full) == [jobs[0].id, jobs[7].id] and full.examined == 8
+
+
+def test_ids_with_prefix_finds_jobs_in_any_state(backend: Backend) -> None:
+    jobs = [new_job() for _ in range(5)]
+    backend.push_many(jobs)
+    claim = backend.claim("q", LEASE, timeout=1)
+    assert claim is not None
+    target = jobs[3].id
+    assert backend.ids_with_prefix(target[:12], 10) == [target]
+    assert backend.ids_with_prefix(claim.job_id, 10) == [claim.job_id]  # active too
+    assert sorted(backend.ids_with_prefix("", 10)) == sorted(j.id for j in jobs)
+    assert len(backend.ids_with_prefix("", 2)) == 2
+    assert backend.ids_with_prefix("zz-none", 10) == []
+
+
 @pytest.mark.parametrize("cursor", ["x", "-1", ":a", "3"])
 def test_list_jobs_refuses_a_cursor_it_did_not_hand_out(backend: Backend, cursor: str) -> None:
     backend.push(new_job())

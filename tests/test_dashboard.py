@@ -146,10 +146,15 @@ def test_a_bad_filter_says_why_and_id_jumps_to_the_job(tmp_path: Path, backend_u
         await pilot.press("slash")
         await pilot.press(*"color:red", "enter")
         await until(lambda: shown, "the refusal")
-        assert shown == ["unknown qualifier 'color:'; use job:, id:."]
-        app.screen.query_one("#filter").value = f"id:{ids[1]}"  # type: ignore[attr-defined]
+        assert shown == [
+            "unknown qualifier 'color:'; use job:, id:, payload.FIELD:, error:, signature:."
+        ]
+        app.screen.query_one("#filter").value = f"id:{ids[1][:10]}"  # type: ignore[attr-defined]
         await pilot.press("enter")
-        await until(lambda: set(rows(app)) == {ids[1]}, "the one job")
+        await until(lambda: isinstance(app.screen, JobDetail), "the job's detail")
+        assert app.screen.job_id == ids[1]  # type: ignore[attr-defined]
+        await pilot.press("escape")
+        await until(lambda: set(rows(app)) == {ids[1]}, "the one job in the table")
 
     asyncio.run(run(app, scenario))
 

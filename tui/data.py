@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -106,6 +107,23 @@ class DashboardData:
     ) -> dict[str, Any]:
         return self._call(control.list_jobs, queue, state, job, PAGE, cursor)
 
+    def search(
+        self,
+        queue: str | None,
+        state: str,
+        query: Any,
+        job: str | None,
+        cursor: str | None,
+        limit: int = PAGE,
+    ) -> dict[str, Any]:
+        """One bounded step of a search (control.search_jobs): matches, where it stopped,
+        how many jobs it looked at and how many the state holds."""
+        budget = control.SEARCH_BUDGET  # read per call: a test may make the steps small
+        return self._call(control.search_jobs, queue, state, query, job, cursor, limit, budget)
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        return self._call(control.jobs_with_id_prefix, prefix, PAGE)
+
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call(control.show_job, job_id)
 
@@ -170,6 +188,27 @@ class DashboardData:
                     progress, seen=progress.seen + 1, skipped=progress.skipped + 1, reason=str(exc)
                 )
             yield progress
+
+    def act_on_matching(
+        self,
+        action: str,
+        where: tuple[str | None, str, Any, str | None],
+        stop: threading.Event,
+    ) -> Iterator[BulkProgress]:
+        """`action` on every job matching `where` (queue, state, query, job name), run in
+        bounded chunks by control.act_on_matching, until `stop`; yields the progress after
+        each chunk. An outage ends the run (Disconnected) after what was done."""
+        if self.read_only:
+            raise Refused("this dashboard is read-only; no action is possible.")
+        queue, state, query, job = where
+        registry = self.plugins().registry
+        steps = self._call(control.act_on_matching, registry, action, queue, state, query, job)
+        with closing(steps):  # stopping early still audits what was done
+            while not stop.is_set():
+                step = self._call(lambda _: next(steps, None))
+                if step is None:
+                    return
+                yield BulkProgress(step["seen"], step["done"], step["skipped"])
 
     def act_on_group(self, action: str, group: dict[str, Any]) -> dict[str, int]:
         """`retry` or `delete` every job of a failure group; returns the report."""

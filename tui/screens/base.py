@@ -9,7 +9,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.widgets import DataTable, Footer
 from textual.worker import Worker
 
 from tui.data import Disconnected, Refused
@@ -73,6 +73,12 @@ class PolledScreen(Screen[None]):
         tables = [focused] if isinstance(focused, KeyedTable) else list(self.query(KeyedTable))
         if tables:
             tables[0].move_cursor(row=tables[0].cursor_row + step)
+
+    async def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """`enter` on a focused table (DataTable binds it) does what the screen's does."""
+        if hasattr(self, "action_open"):
+            event.stop()
+            await self.run_action("open")
 
     def home_changed(self) -> None:
         """The app's home snapshot or connection state changed."""

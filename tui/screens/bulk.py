@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Label, ProgressBar
 
-from tui.data import BulkProgress, Disconnected
+from tui.data import BulkProgress, Disconnected, Refused
 
 
 class BulkRun(ModalScreen[BulkProgress]):
@@ -53,7 +53,7 @@ class BulkRun(ModalScreen[BulkProgress]):
         try:
             for progress in self.steps(self.stopping):
                 self.app.call_from_thread(self._advance, progress)
-        except Disconnected as exc:
+        except (Disconnected, Refused) as exc:
             self.app.call_from_thread(self._end, f"stopped: {exc}")
             return
         self.app.call_from_thread(self._end, "stopped" if self.stopping.is_set() else "finished")

@@ -1,6 +1,7 @@
 """Failures (`3`): the dead-letter set grouped by job name and error signature (pinned),
 largest group first; `r` retries and `d` deletes every job of the selected group after a
-confirmation; `enter` opens the group's jobs."""
+confirmation; `enter` opens the group's jobs (the failed
+jobs of its queue, filtered by its job name and signature)."""
 
 from __future__ import annotations
 
@@ -61,16 +62,14 @@ class FailuresScreen(PolledScreen):
 
         self.app.push_screen(Confirm(question), answered)
 
-    def action_open(self) -> None:
+    async def action_open(self) -> None:
         group = self.selected()
         if group is None:
             return
-        self.app.switch_mode("jobs")
+        await self.app.switch_mode("jobs")  # mounted, the first time too
         jobs = self.app.screen
         if isinstance(jobs, JobsScreen):
-            jobs.state = "failed"
-            jobs.query_one("#states").active = "failed"  # type: ignore[attr-defined]
-            jobs.show_queue(group["queue"])
+            jobs.show_group(group["queue"], group["job"], group["signature"])
 
 
 def _cells(group: dict[str, Any]) -> tuple[Any, ...]:

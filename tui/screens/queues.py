@@ -61,10 +61,10 @@ class QueuesScreen(PolledScreen):
 
         self.app.push_screen(Confirm(f"{verb.capitalize()} queue {queue}?"), answered)
 
-    def action_open(self) -> None:
+    async def action_open(self) -> None:
         queue = self.query_one(KeyedTable).selected_key
         if queue is not None:
-            self.app.switch_mode("jobs")
+            await self.app.switch_mode("jobs")  # mounted, the first time too
             self.app.screen.show_queue(queue)  # type: ignore[attr-defined]
 
 

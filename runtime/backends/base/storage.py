@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -150,10 +150,12 @@ class Claim:
 
 @dataclass(frozen=True)
 class JobPage:
-    """One page of `list_jobs`: the records, and the cursor of the next page (or None)."""
+    """One page of `list_jobs`: the records, the cursor of the next page (or None), and
+    how many index entries were looked at to find them (a search's progress)."""
 
     jobs: list[dict[str, Any]]
     next_cursor: str | None
+    examined: int = 0
 
 
 # The order `list_jobs(state=...)` returns each state in: what an operator looks for first.
@@ -181,6 +183,12 @@ def _push_cursor(cursor: str | None) -> int | None:
     if not cursor.isdigit():
         raise ValueError(f"invalid cursor '{cursor}'")
     return int(cursor)
+
+
+def state_cursor(queue: str, offset: int) -> str | None:
+    """The `list_jobs(state=...)` cursor of rank `offset` in `queue`'s index of the state
+    (None: its start), for a walk that removes jobs from the index as it goes."""
+    return f"{offset}:{queue}" if offset else None
 
 
 def _state_cursor(cursor: str | None) -> tuple[int, str | None]:
@@ -391,6 +399,12 @@ class Backend(KeyValueStore):
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         """The job record (keys of RECORD_KEYS), or None."""
 
+    @abstractmethod
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` ids of jobs (any state) starting with `prefix` (letters, digits,
+        `.`, `_`, `-` only), sorted. On SQLite an index range; on Redis a SCAN of the job
+        keys in bounded steps (it ends early once `limit` are found)."""
+
     def list_jobs(
         self,
         queue: str | None = None,
@@ -398,19 +412,23 @@ class Backend(KeyValueStore):
         job: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        match: Callable[[dict[str, Any]], bool] | None = None,
+        budget: int | None = None,
     ) -> JobPage:
-        """A page of job records, filtered by queue, state and job name.
+        """A page of job records, filtered by queue, state, job name and `match`.
 
         Without `state`: newest enqueued first. With `state`: in the order of that state's
         index (STATE_ORDER), queue after queue by name when `queue` is None. A page is a
         range read of an index from where `cursor` says the last one stopped, never a
-        scan. A `job` filter is applied while walking the index and stops once it has
-        examined `SCAN_BUDGET` entries, so a page may hold fewer than `limit` records and
-        still have a `next_cursor`; `next_cursor` is None once the index is exhausted. Raises
-        ValueError for a cursor that is not one this method handed out.
+        scan. A `job` filter or a `match` predicate (a search: it reads each record) is
+        applied while walking the index and stops once it has examined about `budget`
+        entries (SCAN_BUDGET when None), so a page may hold fewer than `limit` records and
+        still have a `next_cursor`; `next_cursor` is None once the index is exhausted.
+        Raises ValueError for a cursor that is not one this method handed out.
         """
+        budget = SCAN_BUDGET if budget is None else budget
         # A job filter walks big slices and reads only job names until one matches.
-        chunk = limit if job is None else max(limit, SCAN_BUDGET // 5)
+        chunk = limit if job is None and match is None else min(max(limit, budget // 5), budget)
         if state is None:
             batches = self._push_order_walk(queue, cursor, chunk)
         else:
@@ -418,20 +436,30 @@ class Backend(KeyValueStore):
         found: list[dict[str, Any]] = []
         examined = 0
         for batch in batches:
-            examined += len(batch)
-            candidates = batch
-            if job is not None:
-                named = self._having_job([job_id for _, job_id in batch], job)
-                candidates = [entry for entry in batch if entry[1] in named]
-            records = self._records([job_id for _, job_id in candidates])
-            for (after, _), record in zip(candidates, records, strict=True):
-                if record is not None and _matches(record, state, job):
+            for n, after, record in self._candidates(batch, job):
+                if _matches(record, state, job) and (match is None or match(record)):
                     found.append(record)
                     if len(found) == limit:
-                        return JobPage(found, after)
-            if examined >= SCAN_BUDGET:  # the next page goes on after the whole batch
-                return JobPage(found, batch[-1][0])
-        return JobPage(found, None)
+                        return JobPage(found, after, examined + n)
+            examined += len(batch)
+            if examined >= budget:  # the next page goes on after the whole batch
+                return JobPage(found, batch[-1][0], examined)
+        return JobPage(found, None, examined)
+
+    def _candidates(
+        self, batch: list[tuple[str, str]], job: str | None
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(entries of the batch up to it, cursor after it, record) of a batch's jobs that
+        still exist, only those named `job` when given (names are read first, records
+        only for those)."""
+        candidates = list(enumerate(batch, 1))
+        if job is not None:
+            named = self._having_job([job_id for _, job_id in batch], job)
+            candidates = [entry for entry in candidates if entry[1][1] in named]
+        records = self._records([job_id for _, (_, job_id) in candidates])
+        for (n, (after, _)), record in zip(candidates, records, strict=True):
+            if record is not None:
+                yield n, after, record
 
     def _push_order_walk(
         self, queue: str | None, cursor: str | None, chunk: int

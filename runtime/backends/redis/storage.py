@@ -55,6 +55,7 @@ CONNECT_TIMEOUT = 2.0  # seconds: an unreachable host must fail fast (ping, CLI 
 SOCKET_TIMEOUT = 10.0  # seconds: a silent server must not hang a caller for ever
 HEALTH_CHECK_INTERVAL = 15  # seconds idle before a pooled connection is PINGed on reuse
 BATCH = 1000  # jobs per promote/reap/purge script call: keeps each call short
+SCAN_COUNT = 5000  # keys per SCAN step of an id-prefix lookup: each step stays short
 
 PUSH_BATCH = 500  # jobs per push_many script call: large enough to amortise, small enough
 # not to block Redis for long (about 10 ms); and at most this many bytes of messages and
@@ -302,6 +303,14 @@ class RedisBackend(RedisKeyValue, Backend):
     def get_job(self, job_id: str) -> dict[str, Any] | None:
         values = self.conn.hmget(keys.job(job_id), records.READ_FIELDS)
         return records.record(values)
+
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        found: set[str] = set()  # SCAN may return a key twice
+        for key in self.conn.scan_iter(match=keys.job(prefix) + "*", count=SCAN_COUNT):
+            found.add(records.text(key)[len(keys.JOB_PREFIX) :])
+            if len(found) >= limit:
+                break
+        return sorted(found)[:limit]
 
     def _push_order_slice(
         self, queue: str | None, below: int | None, count: int

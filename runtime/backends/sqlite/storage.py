@@ -340,6 +340,12 @@ class SqliteBackend(SqliteKeyValue, Backend):
         rows = self._read(lambda cur: cur.execute(sql, (job_id,)).fetchall())
         return records.record(rows[0]) if rows else None
 
+    def ids_with_prefix(self, prefix: str, limit: int) -> list[str]:
+        # GLOB (case-sensitive) with a literal prefix is a range read of the id index.
+        sql = "select id from jobs where id glob ? order by id limit ?"
+        rows = self._read(lambda cur: cur.execute(sql, (prefix + "*", limit)).fetchall())
+        return [row[0] for row in rows]
+
     def _push_order_slice(
         self, queue: str | None, below: int | None, count: int
     ) -> list[tuple[int, str]]:
