@@ -577,6 +577,51 @@ def cancel_job(backend: Backend, job_id: str) -> dict[str, Any]:
     return {**{key: record[key] for key in keys}, "cancel_requested": before == "active"}
 
 
+def requeue_stalled(backend: Backend, config: Config, job_id: str) -> dict[str, Any]:
+    """Hand a stalled job (its lease expired, or its worker is dead) back to its queue now
+    instead of waiting for a reaper (none runs when no daemon does). It goes through the
+    reaper's own transition (a stall counted, the old token fenced, the event written), so
+    at `max_stalls` it is dead-lettered like any job that keeps killing its worker. A job
+    a live worker holds is refused: cancel it instead. Returns `{id, job, queue, state}`."""
+    record = _record(backend, job_id)
+    queue = record["queue"]
+    if record["state"] != "active":
+        raise BadInput(f"job {job_id} is {record['state']}; only a stalled active job is requeued.")
+    live = {worker["id"] for worker in backend.workers()}
+    found = _with_deadlines(backend, [record])
+    if not found:
+        raise BadInput(f"job {job_id} is no longer active.")
+    if stall_reason(found[0], live, backend.now(), _heartbeat_ttl(config)) is None:
+        raise BadInput(f"job {job_id} is running under a live worker; cancel it instead.")
+    if backend.cluster.expire_lease(queue, job_id):
+        backend.reap_expired(queue, max_stalls=config.runtime.max_stalls)
+    after = _record(backend, job_id)
+    if after["state"] == "active":  # its worker renewed the lease meanwhile: it is alive
+        raise BadInput(f"job {job_id} is running again (its worker renewed the lease).")
+    events.audit(backend, "job.requeue", queue=queue, job_id=job_id, job=record["job"])
+    return {key: after[key] for key in ("id", "job", "queue", "state")}
+
+
+def stall_reason(
+    record: dict[str, Any], live: Collection[str], now: float, ttl: float
+) -> str | None:
+    """Why an active job (with its `lease_deadline`) is stalled, or None while it is not:
+    its lease ran out, or its worker sent no heartbeat for a whole ttl and it was claimed
+    before that (the daemon's own rule for taking a dead worker's jobs back)."""
+    deadline = record.get("lease_deadline")
+    if deadline is not None and deadline < now:
+        return "lease expired"
+    claimed = record.get("started_at")
+    if record.get("worker") not in live and claimed is not None and claimed < now - ttl:
+        return "worker gone"
+    return None
+
+
+def _heartbeat_ttl(config: Config) -> float:
+    """How long a heartbeat counts as live (runtime/worker.py and daemon.py publish it so)."""
+    return 3 * config.runtime.heartbeat_interval
+
+
 def known_queue(backend: Backend, config: Config, queue: str) -> str:
     """`queue` if it is configured or ever had a job, else BadInput naming the known ones."""
     names = sorted(set(config.queues) | set(backend.known_queues()))
@@ -635,6 +680,8 @@ def queue_stats(
 # Events a filtered read of the newest ones looks through. The logs have no index by queue,
 # job or type (a Redis Stream cannot have one), so filters apply here, client side.
 EVENT_FILTER_WINDOW = 10_000
+# What `read_events(event_type=...)` matches (the dashboard's filter checks against it).
+EVENT_TYPES = events.EVENT_TYPES
 
 
 def read_events(
@@ -744,6 +791,62 @@ def _latencies(backend: Backend, queues: list[str], now: float) -> dict[str, flo
     return {
         name: None if since is None else max(now - since, 0.0) for name, since in oldest.items()
     }
+
+
+# Active jobs the workers screen looks at for stalled ones, soonest lease deadline first
+# (expired leases come first): a refresh never reads a whole big active set.
+ACTIVE_SCAN = 500
+
+
+def workers_overview(backend: Backend, config: Config) -> dict[str, Any]:
+    """The dashboard's workers screen: live heartbeats, each `stale` once its last beat is
+    older than two intervals (one more missed and it counts as dead), with `running`: how
+    long each of its current jobs has run; and the `stalled` jobs (`stall_reason`), which
+    `requeue_stalled` hands back. Ages are on the backend's clock (`now`)."""
+    now = backend.now()
+    workers = backend.workers()
+    active = _with_deadlines(backend, backend.list_jobs(None, "active", limit=ACTIVE_SCAN).jobs)
+    started = {record["id"]: record.get("started_at") for record in active}
+    stale_after = 2 * config.runtime.heartbeat_interval
+    live = {worker["id"] for worker in workers}
+    ttl = _heartbeat_ttl(config)
+    stalled = []
+    for record in active:
+        reason = stall_reason(record, live, now, ttl)
+        if reason is not None:
+            stalled.append({**_shown(record, now), "reason": reason})
+    return {
+        "now": now,
+        "workers": [
+            {
+                **worker,
+                "stale": now - float(worker.get("heartbeat") or now) > stale_after,
+                "running": _running(worker, started, now),
+            }
+            for worker in workers
+        ],
+        "stalled": stalled,
+    }
+
+
+def _running(
+    worker: dict[str, Any], started: dict[str, float | None], now: float
+) -> dict[str, float | None]:
+    """Seconds each of the worker's current jobs has run (None: not among those read)."""
+    since = {job_id: started.get(job_id) for job_id in worker.get("current_jobs") or []}
+    return {job_id: None if at is None else now - at for job_id, at in since.items()}
+
+
+def _with_deadlines(backend: Backend, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Active `records` with their `lease_deadline`, one read per queue; those that left
+    the active state meanwhile are dropped."""
+    by_queue: dict[str, list[str]] = {}
+    for record in records:
+        by_queue.setdefault(record["queue"], []).append(record["id"])
+    deadlines: dict[str, float] = {}
+    for queue, ids in by_queue.items():
+        deadlines.update(backend.cluster.lease_deadlines(queue, ids))
+    return [{**r, "lease_deadline": deadlines[r["id"]]} for r in records if r["id"] in deadlines]
 
 
 def failure_groups(backend: Backend, config: Config) -> list[dict[str, Any]]:

@@ -247,6 +247,27 @@ def test_expired_lease_is_reaped_and_the_old_token_is_fenced(backend: Backend) -
     assert backend.complete(again.job_id, again.token, '"ok"') is True
 
 
+def test_lease_deadlines_and_expiring_one_lease_for_the_reaper(backend: Backend) -> None:
+    running, other, waiting = new_job(), new_job(), new_job()
+    for job in (running, other, waiting):
+        backend.push(job)
+    first, second = must_claim(backend), must_claim(backend)
+    ids = [first.job_id, second.job_id, waiting.id, "missing"]
+    deadlines = backend.cluster.lease_deadlines("q", ids)
+    assert deadlines == pytest.approx(
+        {first.job_id: first.deadline, second.job_id: second.deadline}
+    )
+    assert backend.cluster.lease_deadlines("other-queue", ids) == {}
+    assert backend.cluster.expire_lease("q", waiting.id) is False
+    assert backend.cluster.expire_lease("other-queue", first.job_id) is False
+    assert backend.cluster.expire_lease("q", first.job_id) is True
+    assert backend.cluster.lease_deadlines("q", [first.job_id]) == {first.job_id: 0}
+    assert backend.reap_expired("q") == Reaped(recovered=[first.job_id])
+    assert record(backend, first.job_id)["stalls"] == 1
+    assert backend.renew(first.job_id, first.token, LEASE) is False  # fenced
+    assert record(backend, second.job_id)["state"] == "active"
+
+
 def test_renew_extends_the_lease(backend: Backend) -> None:
     backend.push(new_job())
     claim = must_claim(backend, lease=10)

@@ -36,6 +36,19 @@ class Cluster(ABC):
         active set (Redis: a per-worker index; SQLite: one host's active rows)."""
 
     @abstractmethod
+    def lease_deadlines(self, queue: str, job_ids: list[str]) -> dict[str, float]:
+        """The lease deadline of each of `job_ids` that is active in `queue`, in one round
+        trip: the dashboard marks a job whose lease ran out as stalled before a reaper
+        gets to it (or when no daemon runs to reap it)."""
+
+    @abstractmethod
+    def expire_lease(self, queue: str, job_id: str) -> bool:
+        """Set the lease deadline of `queue`'s active job `job_id` to 0 (long expired), so
+        the next `reap_expired` recovers it: how an operator requeues one stalled job
+        through the reaper's own transition (stall counted, token fenced, event
+        written). False, changing nothing, when it is not active in `queue`."""
+
+    @abstractmethod
     def expire_leases_of_dead_workers(
         self,
         queue: str,

@@ -39,6 +39,17 @@ class RedisCluster(Cluster):
     def worker_jobs(self, queue: str, worker_id: str) -> list[str]:
         return sorted(text(i) for i in self._worker_jobs(args=[queue, worker_id]))
 
+    def lease_deadlines(self, queue: str, job_ids: list[str]) -> dict[str, float]:
+        if not job_ids:
+            return {}
+        scores = self._conn.zmscore(keys.active(queue), job_ids)
+        return {i: float(s) for i, s in zip(job_ids, scores, strict=True) if s is not None}
+
+    def expire_lease(self, queue: str, job_id: str) -> bool:
+        # XX CH: only a member (an active job) changes; 1 when its score did.
+        changed = self._conn.zadd(keys.active(queue), {job_id: 0}, xx=True, ch=True)
+        return bool(changed) or self._conn.zscore(keys.active(queue), job_id) == 0
+
     def expire_leases_of_dead_workers(
         self,
         queue: str,

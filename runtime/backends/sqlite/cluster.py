@@ -72,6 +72,17 @@ class SqliteCluster(Cluster):
         rows = self._read(lambda cur: cur.execute(sql, (queue, worker_id)).fetchall())
         return [job_id for (job_id,) in rows]
 
+    def lease_deadlines(self, queue: str, job_ids: list[str]) -> dict[str, float]:
+        sql = """select id, lease_deadline from jobs where queue = ? and state = 'active'
+            and id in (select value from json_each(?))"""
+        params = (queue, json.dumps(job_ids))
+        rows = self._read(lambda cur: cur.execute(sql, params).fetchall())
+        return {job_id: deadline for job_id, deadline in rows}
+
+    def expire_lease(self, queue: str, job_id: str) -> bool:
+        sql = "update jobs set lease_deadline = 0 where id = ? and queue = ? and state = 'active'"
+        return bool(self._write(lambda cur: cur.execute(sql, (job_id, queue)).rowcount))
+
     def expire_leases_of_dead_workers(
         self,
         queue: str,
