@@ -141,6 +141,10 @@ class DashboardData:
     def alerts(self) -> list[dict[str, Any]]:
         return self._call(control.list_alerts, True)
 
+    def workers(self) -> dict[str, Any]:
+        """Heartbeats (stale ones marked), their jobs' running times, and stalled jobs."""
+        return self._call(control.workers_overview, self.config)
+
     def stats(self, queue: str | None) -> dict[str, Any]:
         return self._call(control.queue_stats, self.config, queue)
 
@@ -166,6 +170,12 @@ class DashboardData:
 
     def ack(self, alert_id: str) -> dict[str, Any]:
         return self._act(control.ack_alert, alert_id)
+
+    def resolve(self, alert_id: str) -> dict[str, Any]:
+        return self._act(control.resolve_alert, self.plugins(), alert_id)
+
+    def requeue_stalled(self, job_id: str) -> dict[str, Any]:
+        return self._act(control.requeue_stalled, self.config, job_id)
 
     def each(
         self, action: str, job_ids: list[str], stop: threading.Event

@@ -1,7 +1,8 @@
-"""The jobs screen's filter: space-separated qualifiers, combinable: `job:NAME`,
-`id:PREFIX`, `payload.FIELD:VALUE` (dotted paths, `*` wildcards), `error:TEXT` (quoted
-when it holds spaces) and `signature:"TEXT"` (a failure group's). A malformed filter or an
-unknown qualifier is refused with one sentence naming it."""
+"""The jobs and events screens' filters. The jobs screen's: space-separated qualifiers,
+combinable: `job:NAME`, `id:PREFIX`, `payload.FIELD:VALUE` (dotted paths, `*` wildcards),
+`error:TEXT` (quoted when it holds spaces) and `signature:"TEXT"` (a failure group's).
+The events screen's: `type:TYPE queue:NAME job:ID`. A malformed filter or an unknown
+qualifier is refused with one sentence naming it."""
 
 from __future__ import annotations
 
@@ -53,23 +54,13 @@ class JobFilter:
 def parse_filter(text: str) -> JobFilter:
     found: dict[str, str] = {}
     payload: dict[str, str] = {}
-    try:
-        terms = shlex.split(text)  # error:"order 7 failed" is one term
-    except ValueError:
-        raise BadFilter('a quote is not closed; write error:"some text".') from None
-    for term in terms:
-        name, colon, value = term.partition(":")
-        if not colon or not value or not name:
-            raise BadFilter(
-                f"'{term}' is not a qualifier; write NAME:VALUE, e.g. job:reports.daily."
-            )
+    for name, value in _qualifiers(text, "job:reports.daily"):
         if name.startswith("payload.") and name != "payload.":
             _once(payload, name, name.removeprefix("payload."), value)
         elif name in ("job", "id", "error", "signature"):
             _once(found, name, name, value)
         else:
-            known = ", ".join(f"{q}:" for q in QUALIFIERS)
-            raise BadFilter(f"unknown qualifier '{name}:'; use {known}.")
+            raise _unknown(name, QUALIFIERS)
     return JobFilter(
         text=text.strip(),
         job=found.get("job"),
@@ -78,6 +69,51 @@ def parse_filter(text: str) -> JobFilter:
         error=found.get("error"),
         signature=found.get("signature"),
     )
+
+
+EVENT_QUALIFIERS = ("type", "queue", "job")
+EVENT_HINT = "type:TYPE queue:NAME job:ID   (enter applies, escape clears)"
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """The events screen's filter: `type:TYPE queue:NAME job:ID` (an id or its prefix)."""
+
+    text: str = ""
+    event_type: str | None = None
+    queue: str | None = None
+    job: str | None = None
+
+
+def parse_event_filter(text: str) -> EventFilter:
+    found: dict[str, str] = {}
+    for name, value in _qualifiers(text, "type:failed"):
+        if name not in EVENT_QUALIFIERS:
+            raise _unknown(name, EVENT_QUALIFIERS)
+        _once(found, name, name, value)
+    event_type = found.get("type")
+    if event_type is not None and event_type not in control.EVENT_TYPES:
+        raise BadFilter(f"unknown event type '{event_type}'; use {', '.join(control.EVENT_TYPES)}.")
+    return EventFilter(text.strip(), event_type, found.get("queue"), found.get("job"))
+
+
+def _qualifiers(text: str, example: str) -> list[tuple[str, str]]:
+    """The (name, value) of each `NAME:VALUE` term of `text`; BadFilter for anything else."""
+    try:
+        terms = shlex.split(text)  # error:"order 7 failed" is one term
+    except ValueError:
+        raise BadFilter('a quote is not closed; write error:"some text".') from None
+    pairs = []
+    for term in terms:
+        name, colon, value = term.partition(":")
+        if not colon or not value or not name:
+            raise BadFilter(f"'{term}' is not a qualifier; write NAME:VALUE, e.g. {example}.")
+        pairs.append((name, value))
+    return pairs
+
+
+def _unknown(name: str, known: tuple[str, ...]) -> BadFilter:
+    return BadFilter(f"unknown qualifier '{name}:'; use {', '.join(f'{q}:' for q in known)}.")
 
 
 def _once(into: dict[str, str], shown: str, key: str, value: str) -> None:

@@ -1,4 +1,5 @@
-"""Alerts (`5`): open alerts first, then the resolved history; `a` acknowledges."""
+"""Alerts (`5`): open alerts first, then the resolved history; `a` acknowledges, `R`
+resolves (if its condition still holds, the next evaluation fires it again)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ COLUMNS = ("id", "state", "severity", "rule", "queue", "message", "since")
 
 
 class AlertsScreen(PolledScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("a", "ack", "Acknowledge")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "ack", "Acknowledge"),
+        Binding("R", "resolve", "Resolve"),
+    ]
 
     def body(self) -> ComposeResult:
         yield KeyedTable(COLUMNS, id="alerts")
@@ -27,12 +31,16 @@ class AlertsScreen(PolledScreen):
         self.query_one(KeyedTable).sync({str(a["id"]): _cells(a) for a in data})
 
     def action_ack(self) -> None:
+        self._on_selected("acknowledge", self.dashboard.data.ack)
+
+    def action_resolve(self) -> None:
+        self._on_selected("resolve", self.dashboard.data.resolve)
+
+    def _on_selected(self, verb: str, operation: Any) -> None:
         alert_id = self.query_one(KeyedTable).selected_key
-        if alert_id is None:
+        if alert_id is None or self.read_only_refusal():
             return
-        if self.read_only_refusal():
-            return
-        self.perform(f"acknowledge alert {alert_id}", self.dashboard.data.ack, alert_id)
+        self.perform(f"{verb} alert {alert_id}", operation, alert_id)
 
 
 def _cells(alert: dict[str, Any]) -> tuple[Any, ...]:

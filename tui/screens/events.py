@@ -1,4 +1,6 @@
-"""Events (`6`): the live event log, newest last; `space` pauses it."""
+"""Events (`6`): the live event log, newest last; `space` pauses it, `/` filters it by
+type, queue and job id (`type:failed queue:default job:ID`), and control actions show
+who did what."""
 
 from __future__ import annotations
 
@@ -6,34 +8,66 @@ from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.widgets import Input, Static
 
+from tui.filters import EVENT_HINT, BadFilter, EventFilter, parse_event_filter
 from tui.screens.base import PolledScreen
 from tui.widgets.format import when
 from tui.widgets.keyed_table import KeyedTable
 
-COLUMNS = ("time", "type", "queue", "job", "job id", "who / what")
+COLUMNS = ("time", "type", "queue", "job", "job id", "actor", "action")
 KEPT = 500  # events kept on screen
 
 
 class EventsScreen(PolledScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("space", "pause", "Pause")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "pause", "Pause"),
+        Binding("slash", "filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
 
     def __init__(self) -> None:
         super().__init__()
         self.after: str | None = None
         self.rows: dict[str, tuple[Any, ...]] = {}
         self.paused = False
+        self.filter = EventFilter()
+        self.job_ids: dict[str, str] = {}  # a job filter's prefix -> the one id it names
 
     def body(self) -> ComposeResult:
+        yield Static(id="where", markup=False)  # filters may hold [ ]
+        yield Input(placeholder=EVENT_HINT, id="filter")
         yield KeyedTable(COLUMNS, id="events")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#filter", Input).display = False
+        self._describe()
+
     def fetch(self) -> Any:
-        return None if self.paused else self.dashboard.data.events(self.after)
+        if self.paused:
+            return None
+        wanted = self.filter
+        filters = {"event_type": wanted.event_type, "queue": wanted.queue}
+        if wanted.job is not None:
+            filters["job_id"] = self._job_id(wanted.job)
+        return wanted, self.dashboard.data.events(self.after, **filters)
+
+    def _job_id(self, prefix: str) -> str:
+        """The id a `job:` prefix names when it names exactly one job (the table shows
+        ids cut short), else the text itself (an exact id, or nothing matches)."""
+        if prefix not in self.job_ids:
+            ids = self.dashboard.data.ids_with_prefix(prefix)
+            self.job_ids[prefix] = ids[0] if len(ids) == 1 else prefix
+        return self.job_ids[prefix]
 
     def show(self, data: Any) -> None:
         if data is None:
             return
-        events, self.after = data
+        wanted, (events, after) = data
+        if wanted != self.filter:  # read before the filter changed: dropped
+            return
+        self.after = after
         for event in events:
             self.rows[str(event["id"])] = _cells(event)
         self.rows = dict(list(self.rows.items())[-KEPT:])
@@ -41,16 +75,51 @@ class EventsScreen(PolledScreen):
 
     def action_pause(self) -> None:
         self.paused = not self.paused
+        self._describe()
         self.app.notify("paused" if self.paused else "live", title="events")
+
+    # -- the filter ------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.display = True
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            wanted = parse_event_filter(event.value)
+        except BadFilter as exc:
+            self.app.notify(str(exc), title="filter", severity="error")
+            return
+        event.input.display = False
+        self.query_one(KeyedTable).focus()
+        self.apply_filter(wanted)
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#filter", Input).display = False
+        self.query_one(KeyedTable).focus()
+        self.apply_filter(EventFilter())
+
+    def apply_filter(self, wanted: EventFilter) -> None:
+        """Start over from the newest events matching `wanted`."""
+        self.filter, self.after, self.rows = wanted, None, {}
+        self.query_one("#filter", Input).value = wanted.text
+        self.query_one(KeyedTable).sync({})
+        self._describe()
+        self.poll()
+
+    def _describe(self) -> None:
+        state = "paused (space resumes)" if self.paused else "live"
+        shown = f"  filter: {self.filter.text}" if self.filter.text else "  / filters"
+        self.query_one("#where", Static).update(f"{state}{shown}")
 
 
 def _cells(event: dict[str, Any]) -> tuple[Any, ...]:
-    who = f"{event.get('actor', '')} {event.get('action', '')}".strip()
     return (
         when(event.get("ts")),
         event["type"],
         event.get("queue") or "",
         event.get("job") or "",
         (event.get("job_id") or "")[:12],
-        who,
+        event.get("actor") or "",
+        event.get("action") or "",
     )

@@ -18,6 +18,9 @@ j/k, arrows   move          enter   open          escape   back
 p             pause or resume the selected queue
 r / c / d     retry / cancel / delete the selected job (or failure group)
 a             acknowledge the selected alert
+R             resolve the selected alert
+r (workers)   requeue the selected stalled job
+/ (events)    filter: type:TYPE queue:NAME job:ID     space (events)   pause the log
 q             quit          ?       this help
 """
 
