@@ -10,8 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from runtime import control
 from runtime.backends.base.storage import Backend
+from runtime.errors import BadInput
 from runtime.producer import Runtime
 from tests.dashboard_helpers import app_for, dashboard_config, failed_job, rows, run, state, until
 from tui.app import DashboardApp
@@ -90,12 +93,8 @@ def test_requeue_stalled_refuses_a_job_a_live_worker_holds(
     running, _ = _running_and_stalled(rt)
     dead = failed_job(rt, "1", "boom")
     for job_id, why in ((running, "running under a live worker"), (dead, "is failed")):
-        try:
+        with pytest.raises(BadInput, match=why):
             control.requeue_stalled(rt.backend, config, job_id)
-        except Exception as exc:
-            assert why in str(exc)
-        else:
-            raise AssertionError(f"{job_id} was requeued")
     assert state(rt, running) == "active"
 
 
@@ -190,6 +189,11 @@ def test_events_filter_by_type_queue_and_job_and_show_who_acted(
         app.notify = lambda message, **kw: (shown.append(message), notify(message, **kw))  # type: ignore[method-assign]
         await pilot.press("6")
         await until(lambda: {"enqueued", "failed", "control"} <= types(), "every event")
+        await pilot.press("space")  # the table has the focus, not the hidden filter box
+        assert app.screen.paused  # type: ignore[attr-defined]
+        await pilot.press("space")
+        assert shown == ["paused", "live"]
+        shown.clear()
         await apply(pilot, "type:failed")
         await until(lambda: types() == {"failed"}, "failed events only")
         await apply(pilot, "queue:reports")

@@ -42,6 +42,7 @@ class EventsScreen(PolledScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one("#filter", Input).display = False
+        self.query_one(KeyedTable).focus()  # not the hidden filter box: it would take q
         self._describe()
 
     def fetch(self) -> Any:

@@ -22,7 +22,7 @@ COLUMNS = (
     "host",
     "pid",
     "queues",
-    "current jobs (running)",
+    "running jobs",
     "processed",
     "rss",
     "heartbeat",
