@@ -20,7 +20,8 @@ r / c / d     retry / cancel / delete the selected job (or failure group)
 a             acknowledge the selected alert
 R             resolve the selected alert
 r (workers)   requeue the selected stalled job
-/ (events)    filter: type:TYPE queue:NAME job:ID     space (events)   pause the log
+/ (events)    filter (events: type:TYPE queue:NAME job:ID)
+space         pause or resume the event log
 q             quit          ?       this help
 """
 
