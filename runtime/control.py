@@ -327,13 +327,92 @@ RETRYABLE = ("failed", "canceled")
 
 def retry_job(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
     """Put one failed or canceled job back in its queue; returns its record."""
+    record = _retryable(backend, job_id)
+    _requeue(backend, record, _fresh_message(record, registry))
+    events.audit(backend, "job.retry", queue=record["queue"], job_id=job_id, job=record["job"])
+    return show_job(backend, job_id)
+
+
+def retry_job_edited(
+    backend: Backend,
+    registry: JobRegistry,
+    job_id: str,
+    edited: Any,
+    max_payload_bytes: int = 1024 * 1024,
+) -> dict[str, Any]:
+    """Retry a failed or canceled job with `edited` as its payload, validated as the
+    producer validates one (the job's plugin must be loaded here). `edited` is what the
+    operator saw, masked: a value left as shown keeps its stored value, so a `***` never
+    replaces a secret. Audited as `job.retry_edited` with the names of the changed fields,
+    never their values (they may be personal data). Returns the job's record."""
+    from runtime.producer import Blueprint
+
+    record = _retryable(backend, job_id)
+    spec = registry.get(record["job"])
+    priority = record["priority"] or 0
+    payload = _unmasked(edited, record["payload"] or {})
+    blueprint = Blueprint(
+        spec.name, spec, record["queue"], priority, eta=None, max_payload_bytes=max_payload_bytes
+    )
+    text = blueprint.check(payload)  # InvalidPayload: one sentence saying what is wrong
+    head = head_with_rest(job_id, FreshHeads(registry).rest(spec.name, priority))
+    _requeue(backend, record, head + text.encode() + b"}")
+    changed = sorted(_changed_fields(record["payload"] or {}, payload))
+    events.audit(
+        backend,
+        "job.retry_edited",
+        queue=record["queue"],
+        job_id=job_id,
+        job=spec.name,
+        changed=changed,
+    )
+    return show_job(backend, job_id)
+
+
+def job_detail(backend: Backend, registry: JobRegistry, job_id: str) -> dict[str, Any]:
+    """`show_job` plus what the dashboard's detail says of retries: `max_attempts` (the
+    job's registered retries + 1 when its plugin is loaded here, else None) and
+    `next_retry_at` (when a retrying job runs again, else None)."""
+    shown = show_job(backend, job_id)
+    spec = registry.get(shown["job"]) if shown["job"] in registry else None
+    retrying = shown["state"] == "retrying"
+    return {
+        **shown,
+        "max_attempts": None if spec is None else spec.retries + 1,
+        "next_retry_at": shown["eta"] if retrying else None,
+    }
+
+
+def _retryable(backend: Backend, job_id: str) -> dict[str, Any]:
     record = _record(backend, job_id)
     if record["state"] not in RETRYABLE:
         raise BadInput(f"job {job_id} is {record['state']}; only failed or canceled jobs retry.")
-    if not backend.requeue(job_id, _fresh_message(record, registry)):
-        raise BadInput(f"job {job_id} changed state meanwhile; it was not retried.")
-    events.audit(backend, "job.retry", queue=record["queue"], job_id=job_id, job=record["job"])
-    return show_job(backend, job_id)
+    return record
+
+
+def _requeue(backend: Backend, record: dict[str, Any], data: bytes | None) -> None:
+    if not backend.requeue(record["id"], data):
+        raise BadInput(f"job {record['id']} changed state meanwhile; it was not retried.")
+
+
+def _unmasked(edited: Any, stored: Any) -> Any:
+    """`edited` with every value still equal to what masking showed of the stored one put
+    back as stored (field by field, into objects)."""
+    if not isinstance(edited, dict) or not isinstance(stored, dict):
+        return edited
+    shown = mask_payload(stored)
+    kept: dict[str, Any] = {}
+    for name, value in edited.items():
+        if name in stored and value == shown[name]:
+            kept[name] = stored[name]
+        else:
+            kept[name] = _unmasked(value, stored.get(name))
+    return kept
+
+
+def _changed_fields(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    """Top-level fields added, removed or given another value."""
+    return {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}
 
 
 def retry_all(

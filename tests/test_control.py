@@ -380,3 +380,69 @@ def test_idle_queues_nobody_names_are_forgotten(rt: Runtime) -> None:
     assert rt.backend.known_queues() == ["busy", "default", "named", "paused", "served"]
     assert [e["details"] for e in control_actions(rt, "queue.forget")] == [{"idle": True}]
     assert control.forget_idle_queues(rt.backend, rt.config) == ["named"]
+
+
+# -- the dashboard's job detail: attempts, next retry, retry with an edited payload --------
+@runtime.job(name="tests.signup", retries=2)
+def signup_job(email: str, api_key: str, plan: str, seats: int = 1) -> None:
+    """A job whose payload holds personal data (email) and a secret (api_key)."""
+
+
+def signup_registry() -> JobRegistry:
+    registry = JobRegistry()
+    registry.add(signup_job)
+    return registry
+
+
+def failed_signup(rt: Runtime, registry: JobRegistry) -> str:
+    rt.registry = registry
+    job_id = rt.enqueue(
+        "tests.signup", {"email": "jane@corp.com", "api_key": "sk-123", "plan": "free"}
+    )
+    claim = rt.backend.claim("default", 30, 0)
+    assert claim is not None and claim.job_id == job_id
+    rt.backend.fail(job_id, claim.token, {"type": "E", "message": "boom", "traceback": None})
+    return job_id
+
+
+def test_job_detail_says_attempts_of_registered_ones_and_when_a_retry_runs(rt: Runtime) -> None:
+    job_id = rt.enqueue("diagnostics.fail", {"times": 9})
+    run_all(rt)  # attempt 1 fails: retrying, due after retry_delay
+    detail = control.job_detail(rt.backend, rt.registry, job_id)
+    assert (detail["state"], detail["attempts"], detail["max_attempts"]) == ("retrying", 1, 4)
+    assert detail["next_retry_at"] is not None and detail["next_retry_at"] == detail["eta"]
+    rt.allow_unknown = True
+    other = rt.enqueue("signup.welcome", {})  # its plugin is not loaded here
+    detail = control.job_detail(rt.backend, rt.registry, other)
+    assert (detail["max_attempts"], detail["next_retry_at"]) == (None, None)
+
+
+def test_retry_edited_keeps_masked_values_and_audits_changed_field_names(rt: Runtime) -> None:
+    registry = signup_registry()
+    job_id = failed_signup(rt, registry)
+    shown = control.show_job(rt.backend, job_id)["payload"]
+    assert shown == {"email": "j***", "api_key": "***", "plan": "free"}
+    edited = {**shown, "plan": "pro", "seats": 3}
+    record = control.retry_job_edited(rt.backend, registry, job_id, edited)
+    assert record["state"] == "waiting"
+    stored = (rt.job(job_id) or {})["payload"]
+    assert stored == {"email": "jane@corp.com", "api_key": "sk-123", "plan": "pro", "seats": 3}
+    [event] = control_actions(rt, "job.retry_edited")
+    assert event["job_id"] == job_id and event["actor"]
+    assert event["details"] == {"changed": ["plan", "seats"]}
+    assert "pro" not in str(event) and "jane" not in str(event)
+
+
+def test_retry_edited_refuses_an_invalid_payload_and_a_job_that_is_not_dead(rt: Runtime) -> None:
+    registry = signup_registry()
+    job_id = failed_signup(rt, registry)
+    shown = control.show_job(rt.backend, job_id)["payload"]
+    with pytest.raises(BadInput, match="invalid payload for tests.signup: field 'seats'"):
+        control.retry_job_edited(rt.backend, registry, job_id, {**shown, "seats": "many"})
+    with pytest.raises(BadInput, match="must be a JSON object"):
+        control.retry_job_edited(rt.backend, registry, job_id, ["plan"])
+    assert (rt.job(job_id) or {})["state"] == "failed"
+    control.retry_job(rt.backend, registry, job_id)
+    with pytest.raises(BadInput, match=f"job {job_id} is waiting; only failed or canceled"):
+        control.retry_job_edited(rt.backend, registry, job_id, {"plan": "pro"})
+    assert control_actions(rt, "job.retry_edited") == []

@@ -20,6 +20,7 @@ from runtime.errors import BadInput, RuntimeJobError
 
 STATE_TABS = ("waiting", "active", "delayed", "retrying", "failed", "completed", "canceled")
 PAGE = 50  # jobs per page of the jobs screen
+RETRYABLE = control.RETRYABLE  # the states a job can be retried from
 
 
 class Disconnected(Exception):
@@ -127,6 +128,10 @@ class DashboardData:
     def job(self, job_id: str) -> dict[str, Any]:
         return self._call(control.show_job, job_id)
 
+    def job_detail(self, job_id: str) -> dict[str, Any]:
+        """The job as `job` shows it, plus `max_attempts` and `next_retry_at`."""
+        return self._call(control.job_detail, self.plugins().registry, job_id)
+
     def timeline(self, job_id: str) -> list[dict[str, Any]]:
         """The job's events, oldest first (among the newest events of the log)."""
         events, _ = self._call(control.read_events, job_id=job_id, limit=100)
@@ -161,6 +166,12 @@ class DashboardData:
 
     def retry(self, job_id: str) -> dict[str, Any]:
         return self._act(control.retry_job, self.plugins().registry, job_id)
+
+    def retry_edited(self, job_id: str, payload: Any) -> dict[str, Any]:
+        """Retry with `payload` (as edited from the masked one); Refused says what is wrong."""
+        limit = self.config.runtime.max_payload_bytes
+        registry = self.plugins().registry
+        return self._act(control.retry_job_edited, registry, job_id, payload, limit)
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         return self._act(control.cancel_job, job_id)

@@ -17,6 +17,8 @@ j/k, arrows   move          enter   open          escape   back
 /             filter (jobs: job:NAME id:PREFIX payload.FIELD:VALUE error:TEXT)
 p             pause or resume the selected queue
 r / c / d     retry / cancel / delete the selected job (or failure group)
+e             job detail: retry with an edited payload (ctrl+s sends it)
+y             job detail: copy as a `runtime enqueue` command (masked payload)
 a             acknowledge the selected alert
 R             resolve the selected alert
 r (workers)   requeue the selected stalled job

@@ -1,10 +1,12 @@
 """A job's detail (`enter` on a job): the masked payload, attempts, progress, result and
-error with its traceback; `r` retry, `c` cancel (running jobs too), `d` delete."""
+error with its traceback; `r` retry, `c` cancel (running jobs too), `d` delete, `e` retry
+with an edited payload, `y` copy as a `runtime enqueue` command."""
 
 from __future__ import annotations
 
 import json
 import shlex
+from functools import partial
 from typing import Any, ClassVar
 
 from textual import work
@@ -14,8 +16,9 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
 
-from tui.data import DashboardData, Disconnected, Refused
+from tui.data import RETRYABLE, DashboardData, Disconnected, Refused
 from tui.screens.confirm import Confirm
+from tui.screens.edit_payload import EditPayload
 from tui.widgets.format import age, when
 
 
@@ -25,6 +28,8 @@ class JobDetail(ModalScreen[None]):
         Binding("r", "act('retry')", "Retry"),
         Binding("c", "act('cancel')", "Cancel"),
         Binding("d", "act('delete')", "Delete"),
+        Binding("e", "edit", "Retry edited"),
+        Binding("y", "copy_command", "Copy as command"),
     ]
 
     def __init__(self, job_id: str) -> None:
@@ -55,7 +60,7 @@ class JobDetail(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="detail", exit_on_error=False)
     def load(self) -> None:
         try:
-            record = self.data.job(self.job_id)
+            record = self.data.job_detail(self.job_id)
             timeline = self.data.timeline(self.job_id)
         except (Disconnected, Refused) as exc:
             self.app.call_from_thread(self._unavailable, str(exc))
@@ -73,11 +78,10 @@ class JobDetail(ModalScreen[None]):
         payload = json.dumps(record["payload"], indent=2, ensure_ascii=False)
         self.query_one("#payload", Static).update(f"[b]payload[/]\n{_escape(payload)}")
         self.query_one("#outcome", Static).update(_outcome(record))
-        command = (
-            f"runtime enqueue {record['job']} --queue {record['queue']} --payload "
-            + shlex.quote(json.dumps(record["payload"]))
+        command = _command(record)
+        self.query_one("#command", Static).update(
+            f"[b]as a command[/] (masked payload)\n{_escape(command)}"
         )
-        self.query_one("#command", Static).update(f"[b]as a command[/]\n{_escape(command)}")
 
     def _show_progress(self, progress: dict[str, Any] | None, state: str) -> None:
         bar = self.query_one("#progress", ProgressBar)
@@ -88,9 +92,39 @@ class JobDetail(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    def action_act(self, action: str) -> None:
+    def action_copy_command(self) -> None:
+        """A read, so offered read-only too: the payload is the masked one, as shown."""
+        if self.record is None:
+            return
+        command = _command(self.record)
+        self.app.copy_to_clipboard(command)
+        self.app.notify(command, title="copied (masked payload: put secrets back)")
+
+    def action_edit(self) -> None:
+        if self._read_only() or self.record is None:
+            return
+        record = self.record
+
+        def edited(retried: bool | None) -> None:
+            if retried:
+                self.app.notify("done", title=f"retry job {self.job_id[:12]} edited")
+                self.load()
+
+        if record["state"] not in RETRYABLE:
+            message = f"job {self.job_id} is {record['state']}; only failed or canceled jobs retry."
+            self.app.notify(message, severity="warning")
+            return
+        save = partial(self.data.retry_edited, self.job_id)
+        self.app.push_screen(EditPayload(self.job_id, record["payload"], save), edited)
+
+    def _read_only(self) -> bool:
+        """True (and says so) when this dashboard is read-only: the caller does nothing."""
         if self.data.read_only:
             self.app.notify("this dashboard is read-only.", severity="warning")
+        return self.data.read_only
+
+    def action_act(self, action: str) -> None:
+        if self._read_only():
             return
         operation = {
             "retry": self.data.retry,
@@ -108,22 +142,27 @@ class JobDetail(ModalScreen[None]):
     @work(thread=True, group="detail-act", exit_on_error=False)
     def _run(self, title: str, operation: Any) -> None:
         try:
-            operation(self.job_id)
+            outcome = operation(self.job_id)
         except (Refused, Disconnected) as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title=title, severity="error")
             return
-        self.app.call_from_thread(self.app.notify, "done", title=title)
+        asked = isinstance(outcome, dict) and outcome.get("cancel_requested")
+        said = "asked to stop: recorded canceled once it does" if asked else "done"
+        self.app.call_from_thread(self.app.notify, said, title=title)
         self.app.call_from_thread(self.load)
 
 
 def _summary(record: dict[str, Any]) -> str:
+    of = f" of {record['max_attempts']}" if record.get("max_attempts") else ""
     lines = [
         f"[b]{record['job']}[/] on {record['queue']}: [b]{record['state']}[/], "
-        f"attempt {record['attempts']}, priority {record['priority']}",
+        f"attempt {record['attempts']}{of}, priority {record['priority']}",
         f"enqueued {when(record['enqueued_at'])}   started {when(record['started_at'])}   "
         f"finished {when(record['finished_at'])}",
     ]
-    if record.get("eta") and record["state"] in ("delayed", "retrying"):
+    if record.get("next_retry_at"):
+        lines.append(f"next retry {when(record['next_retry_at'])}")
+    elif record.get("eta") and record["state"] == "delayed":
         lines.append(f"due {when(record['eta'])}")
     if record.get("worker"):
         lines.append(f"worker {record['worker']}")
@@ -149,6 +188,13 @@ def _timeline(events: list[dict[str, Any]]) -> str:
             detail = f"by {event['actor']}"
         lines.append(_escape(f"{when(event.get('ts'))}  {event['type']:<10} {detail}"))
     return "\n".join(lines) if events else "[b]timeline[/]\n(no events: older than the log keeps)"
+
+
+def _command(record: dict[str, Any]) -> str:
+    """The job as a `runtime enqueue` command line, shell-quoted (its masked payload)."""
+    payload = json.dumps(record["payload"], ensure_ascii=False)
+    words = ["runtime", "enqueue", record["job"], "--payload", payload, "--queue", record["queue"]]
+    return shlex.join(words)
 
 
 def _outcome(record: dict[str, Any]) -> str:
