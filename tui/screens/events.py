@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static
 
-from tui.filters import EVENT_HINT, BadFilter, EventFilter, parse_event_filter
-from tui.screens.base import PolledScreen
+from tui.filters import EVENT_HINT, EventFilter, parse_event_filter
+from tui.screens.filtered import FilteredScreen
 from tui.widgets.format import when
 from tui.widgets.keyed_table import KeyedTable
 
@@ -19,7 +19,7 @@ COLUMNS = ("time", "type", "queue", "job", "job id", "actor", "action")
 KEPT = 500  # events kept on screen
 
 
-class EventsScreen(PolledScreen):
+class EventsScreen(FilteredScreen[EventFilter]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "pause", "Pause"),
         Binding("slash", "filter", "Filter"),
@@ -41,7 +41,6 @@ class EventsScreen(PolledScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#filter", Input).display = False
         self.query_one(KeyedTable).focus()  # not the hidden filter box: it would take q
         self._describe()
 
@@ -80,24 +79,11 @@ class EventsScreen(PolledScreen):
         self.app.notify("paused" if self.paused else "live", title="events")
 
     # -- the filter ------------------------------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        try:
-            wanted = parse_event_filter(event.value)
-        except BadFilter as exc:
-            self.app.notify(str(exc), title="filter", severity="error")
-            return
-        event.input.display = False
-        self.query_one(KeyedTable).focus()
-        self.apply_filter(wanted)
+    def parse_filter(self, text: str) -> EventFilter:
+        return parse_event_filter(text)
 
     def action_clear_filter(self) -> None:
-        self.query_one("#filter", Input).display = False
-        self.query_one(KeyedTable).focus()
+        self.hide_filter_box()
         self.apply_filter(EventFilter())
 
     def apply_filter(self, wanted: EventFilter) -> None:

@@ -16,10 +16,10 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Input, Static, Tab, Tabs
 
 from tui.data import PAGE, STATE_TABS, Disconnected, Refused
-from tui.filters import HINT, BadFilter, JobFilter, parse_filter
-from tui.screens.base import PolledScreen
+from tui.filters import HINT, JobFilter, parse_filter
 from tui.screens.bulk import BulkRun
 from tui.screens.confirm import Confirm
+from tui.screens.filtered import FilteredScreen
 from tui.screens.job_detail import JobDetail
 from tui.widgets.format import when
 from tui.widgets.keyed_table import KeyedTable
@@ -27,7 +27,7 @@ from tui.widgets.keyed_table import KeyedTable
 COLUMNS = ("id", "job", "queue", "state", "attempts", "enqueued", "finished")
 
 
-class JobsScreen(PolledScreen):
+class JobsScreen(FilteredScreen[JobFilter]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("l,right_square_bracket", "page(1)", "Next"),
@@ -63,7 +63,6 @@ class JobsScreen(PolledScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#filter", Input).display = False
         self._describe()
 
     def show_queue(self, queue: str | None) -> None:
@@ -206,20 +205,8 @@ class JobsScreen(PolledScreen):
             return
         self._load_page()
 
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.display = True
-        box.focus()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        try:
-            wanted = parse_filter(event.value)
-        except BadFilter as exc:
-            self.app.notify(str(exc), title="filter", severity="error")
-            return
-        event.input.display = False
-        self.query_one(KeyedTable).focus()
-        self.apply_filter(wanted)
+    def parse_filter(self, text: str) -> JobFilter:
+        return parse_filter(text)
 
     def apply_filter(self, wanted: JobFilter) -> None:
         self.filter, self.found_ids = wanted, []
@@ -233,8 +220,7 @@ class JobsScreen(PolledScreen):
         if self.filter.searches and not self.search_stop.is_set():
             self.search_stop.set()
             return
-        self.query_one("#filter", Input).display = False
-        self.query_one(KeyedTable).focus()
+        self.hide_filter_box()
         self.apply_filter(JobFilter())
 
     def action_open(self) -> None:
