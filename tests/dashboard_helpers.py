@@ -66,3 +66,10 @@ def state(rt: Runtime, job_id: str) -> str | None:
 async def run(app: DashboardApp, scenario: Callable[[Any], Awaitable[None]]) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await scenario(pilot)
+
+
+def noted(app: DashboardApp) -> list[str]:
+    """Every toast's text, from now on (toasts from worker threads too)."""
+    shown: list[str] = []
+    app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
+    return shown

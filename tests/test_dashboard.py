@@ -15,6 +15,7 @@ from tests.dashboard_helpers import (
     app_for,
     dashboard_config,
     failed_job,
+    noted,
     rows,
     run,
     state,
@@ -137,10 +138,9 @@ def test_a_bad_filter_says_why_and_id_jumps_to_the_job(tmp_path: Path, backend_u
     rt = Runtime(config=config)
     ids = rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 3)
     app = app_for(config)
-    shown: list[str] = []
+    shown = noted(app)
 
     async def scenario(pilot: Any) -> None:
-        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
         await pilot.press("2")
         await until(lambda: len(rows(app)) == 3, "the jobs")
         await pilot.press("slash")
@@ -189,10 +189,9 @@ def test_a_read_only_dashboard_refuses_every_action(tmp_path: Path, backend_url:
     rt = Runtime(config=config)
     dead = failed_job(rt, "1", "boom")
     app = app_for(config, read_only=True)
-    shown: list[str] = []
+    shown = noted(app)
 
     async def scenario(pilot: Any) -> None:
-        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
         await until(lambda: "default" in rows(app), "the queue")
         await pilot.press("p")
         await pilot.press("3")

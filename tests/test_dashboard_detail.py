@@ -15,7 +15,16 @@ from typing import Any
 from runtime import control
 from runtime.engine import RuntimeHuey
 from runtime.producer import Runtime
-from tests.dashboard_helpers import app_for, dashboard_config, failed_job, rows, run, state, until
+from tests.dashboard_helpers import (
+    app_for,
+    dashboard_config,
+    failed_job,
+    noted,
+    rows,
+    run,
+    state,
+    until,
+)
 from tests.helpers import Daemon, cli_json
 from tui.app import DashboardApp
 from tui.screens.confirm import Confirm
@@ -35,13 +44,6 @@ async def open_detail(app: DashboardApp, job_id: str) -> JobDetail:
 
 def text_of(screen: Any, selector: str) -> str:
     return str(screen.query_one(selector).render())
-
-
-def noted(app: DashboardApp) -> list[str]:
-    """Every toast's text, from now on (toasts from worker threads too)."""
-    shown: list[str] = []
-    app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
-    return shown
 
 
 def test_the_detail_says_attempt_n_of_m_and_when_the_next_retry_runs(

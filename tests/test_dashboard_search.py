@@ -14,7 +14,16 @@ import pytest
 
 from runtime import control
 from runtime.producer import Runtime
-from tests.dashboard_helpers import app_for, dashboard_config, failed_job, rows, run, state, until
+from tests.dashboard_helpers import (
+    app_for,
+    dashboard_config,
+    failed_job,
+    noted,
+    rows,
+    run,
+    state,
+    until,
+)
 from tui.screens.bulk import BulkRun
 from tui.screens.confirm import Confirm
 from tui.screens.jobs import JobsScreen
@@ -69,10 +78,9 @@ def test_escape_stops_a_search_and_a_bad_filter_says_why(
     rt = Runtime(config=config)
     rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 5000)
     app = app_for(config)
-    shown: list[str] = []
+    shown = noted(app)
 
     async def scenario(pilot: Any) -> None:
-        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
         await pilot.press("2")
         await until(lambda: len(rows(app)) == 50, "a first page")
         await filter_jobs(pilot, 'error:"unclosed')

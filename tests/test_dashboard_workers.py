@@ -16,7 +16,16 @@ from runtime import control
 from runtime.backends.base.storage import Backend
 from runtime.errors import BadInput
 from runtime.producer import Runtime
-from tests.dashboard_helpers import app_for, dashboard_config, failed_job, rows, run, state, until
+from tests.dashboard_helpers import (
+    app_for,
+    dashboard_config,
+    failed_job,
+    noted,
+    rows,
+    run,
+    state,
+    until,
+)
 from tui.app import DashboardApp
 from tui.screens.confirm import Confirm
 from tui.widgets.keyed_table import KeyedTable
@@ -104,10 +113,9 @@ def test_read_only_refuses_requeue_and_resolve(tmp_path: Path, backend_url: str)
     _, stalled = _running_and_stalled(rt)
     alert = _fire(rt.backend)
     app = app_for(config, read_only=True)
-    shown: list[str] = []
+    shown = noted(app)
 
     async def scenario(pilot: Any) -> None:
-        app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
         await pilot.press("4")
         await until(lambda: stalled in _table(app, "stalled"), "the stalled job")
         await pilot.press("r")
