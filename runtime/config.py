@@ -58,6 +58,11 @@ class RuntimeSection(_Section):
     log_format: Literal["auto", "text", "json"] = "auto"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    def heartbeat_ttl(self) -> float:
+        """Seconds a heartbeat (a worker's, a daemon's, the leader's lease) counts as live:
+        three missed intervals, so one late beat on a loaded host is not taken for death."""
+        return 3 * self.heartbeat_interval
+
     def io_timeout(self) -> float:
         """Seconds one backend call of a daemon or worker may wait (Redis socket timeout,
         SQLite busy timeout) before it fails as an outage: a quarter of the lease, so that

@@ -670,7 +670,7 @@ def requeue_stalled(backend: Backend, config: Config, job_id: str) -> dict[str, 
     found = _with_deadlines(backend, [record])
     if not found:
         raise BadInput(f"job {job_id} is no longer active.")
-    if stall_reason(found[0], live, backend.now(), _heartbeat_ttl(config)) is None:
+    if stall_reason(found[0], live, backend.now(), config.runtime.heartbeat_ttl()) is None:
         raise BadInput(f"job {job_id} is running under a live worker; cancel it instead.")
     if backend.cluster.expire_lease(queue, job_id):
         backend.reap_expired(queue, max_stalls=config.runtime.max_stalls)
@@ -694,11 +694,6 @@ def stall_reason(
     if record.get("worker") not in live and claimed is not None and claimed < now - ttl:
         return "worker gone"
     return None
-
-
-def _heartbeat_ttl(config: Config) -> float:
-    """How long a heartbeat counts as live (runtime/worker.py and daemon.py publish it so)."""
-    return 3 * config.runtime.heartbeat_interval
 
 
 def known_queue(backend: Backend, config: Config, queue: str) -> str:
@@ -888,7 +883,7 @@ def workers_overview(backend: Backend, config: Config) -> dict[str, Any]:
     started = {record["id"]: record.get("started_at") for record in active}
     stale_after = 2 * config.runtime.heartbeat_interval
     live = {worker["id"] for worker in workers}
-    ttl = _heartbeat_ttl(config)
+    ttl = config.runtime.heartbeat_ttl()
     stalled = []
     for record in active:
         reason = stall_reason(record, live, now, ttl)

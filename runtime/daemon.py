@@ -78,7 +78,7 @@ class Steward(threading.Thread):
         self.backend.close()
 
     def _tick(self) -> None:
-        ttl = 3 * self.config.runtime.heartbeat_interval
+        ttl = self.config.runtime.heartbeat_ttl()
         mine: list[dict[str, Any]] = []
         try:
             leading = self.backend.cluster.lead(self.daemon_id, ttl)
@@ -106,7 +106,7 @@ class Steward(threading.Thread):
         worker that keeps crashing at start shows as no worker."""
         serving = {worker.get("queue") for worker in mine}
         waited = time.time() - self.started
-        return set(self.queues) <= serving or waited >= 3 * self.config.runtime.heartbeat_interval
+        return set(self.queues) <= serving or waited >= self.config.runtime.heartbeat_ttl()
 
     def info(self, leading: bool, mine: list[dict[str, Any]]) -> dict[str, Any]:
         """This daemon's heartbeat: its worker processes' running jobs and counts summed

@@ -155,7 +155,7 @@ class Heartbeat(threading.Thread):
             log.error("daemon process %d is gone; stopping", self.parent)
             os.kill(os.getpid(), signal.SIGTERM)
         try:
-            ttl = 3 * self.config.runtime.heartbeat_interval
+            ttl = self.config.runtime.heartbeat_ttl()
             current = self.backend.cluster.worker_jobs(self.huey.queue, self.worker_id)
             self.backend.put_worker(self.worker_id, self.info(current), ttl)
         except Exception as exc:  # the backend may be down: keep trying, never die
@@ -194,7 +194,7 @@ class Housekeeper(threading.Thread):
         self._judge_after = 0.0
 
     def run(self) -> None:
-        ttl = 3 * self.config.runtime.heartbeat_interval
+        ttl = self.config.runtime.heartbeat_ttl()
         while not self.finished.wait(self.config.runtime.heartbeat_interval):
             try:
                 self._expire_dead_workers(ttl)
