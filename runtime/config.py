@@ -105,6 +105,12 @@ class PluginsSection(_Section):
     autoload: bool = True
 
 
+class DashboardSection(_Section):
+    # binding id -> keys ("ctrl+r" or "R,ctrl+r"); the ids are the dashboard's (runtime
+    # dashboard checks them, since this layer does not know the screens).
+    keys: dict[str, str] = msgspec.field(default_factory=dict)
+
+
 def _default_queues() -> dict[str, QueueSection]:
     return {"default": QueueSection()}
 
@@ -117,6 +123,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "plugins": PluginsSection,
     "retention": RetentionSection,
     "alerts": AlertsSection,
+    "dashboard": DashboardSection,
 }
 
 
@@ -129,6 +136,7 @@ class Config(msgspec.Struct, kw_only=True, dict=True):
     plugins: PluginsSection = msgspec.field(default_factory=PluginsSection)
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
     alerts: AlertsSection = msgspec.field(default_factory=AlertsSection)
+    dashboard: DashboardSection = msgspec.field(default_factory=DashboardSection)
 
     def __post_init__(self) -> None:
         self.source: Path | None = None
@@ -240,11 +248,16 @@ def _describe(message: str, value: Any, key: str) -> str:
     found = _AT.match(message)
     assert found is not None  # the pattern matches any text
     what, path = found["what"], found["path"] or ""
-    parts = [part for part in re.split(r"\.|\[(\d+)\]", path) if part]
+    parts = [part for part in re.split(r"\.|\[(\d+|\.\.\.)\]", path) if part]
+    wrong = _WRONG_TYPE.match(what)
+    if parts[-1:] == ["..."]:  # a table's value (msgspec does not say which): the first odd one
+        table = _at(value, parts[:-1])
+        kind = wrong["kind"] if wrong else ""
+        parts[-1] = next((k for k, v in table.items() if type(v).__name__ != kind), "*")
     full = ".".join([key, *parts])
     if unknown := _UNKNOWN.match(what):
         return f"unknown key '{full}.{unknown['name']}'"
-    if (wrong := _WRONG_TYPE.match(what)) and wrong["kind"] in _NAMES:
+    if wrong and wrong["kind"] in _NAMES:
         got = type(_at(value, parts)).__name__
         return f"key '{full}' expected {_NAMES[wrong['kind']]}, got {got}"
     return f"key '{full}' is invalid: {what[0].lower()}{what[1:]}"

@@ -14,6 +14,7 @@ from runtime.producer import Runtime
 from tests.helpers import write_config
 from tui.app import DashboardApp
 from tui.data import DashboardData
+from tui.keymap import CONTROL_ACTIONS
 from tui.widgets.keyed_table import KeyedTable
 
 SIZE = (120, 40)
@@ -73,3 +74,18 @@ def noted(app: DashboardApp) -> list[str]:
     shown: list[str] = []
     app.notify = lambda message, **kw: shown.append(message)  # type: ignore[method-assign]
     return shown
+
+
+def action_name(action: str) -> str:
+    """`bulk('retry')` -> `bulk`: the method a binding's action string names."""
+    return action.split("(", 1)[0]
+
+
+def controls_offered(app: DashboardApp) -> set[str]:
+    """The control actions the screen in front offers: in its footer, palette and keys."""
+    active = app.screen.active_bindings.values()
+    return {
+        action_name(a.binding.action)
+        for a in active
+        if a.enabled and action_name(a.binding.action) in CONTROL_ACTIONS
+    }

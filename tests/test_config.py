@@ -72,6 +72,8 @@ def test_no_file_uses_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
         ("[queues]\nsmall = 3\n", "key 'queues.small' expected a table, got int"),
         ("[plugins]\nmodules = ['a', 1]\n", "key 'plugins.modules.1' expected a string, got int"),
         ("[alerts]\ninterval = true\n", "key 'alerts.interval' expected a number, got bool"),
+        ("[dashboard.keys]\nretry = 1\n", "key 'dashboard.keys.retry' expected a string, got int"),
+        ("[dashboard]\nkeys = 1\n", "key 'dashboard.keys' expected a table, got int"),
         ("[retention]\nfailed_days = -1\n", "key 'retention.failed_days' is invalid: expected"),
         ("[runtime]\nlog_format = 'xml'\n", "key 'runtime.log_format' is invalid: invalid enum"),
         ("workers = 2\n", "unknown key 'workers'"),

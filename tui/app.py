@@ -4,15 +4,19 @@ tui/widgets/, styles in app.tcss; every read and action goes through tui.data.""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from functools import partial
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any, ClassVar
 
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker
 
 from tui.data import DashboardData, Disconnected
+from tui.keymap import keymap
 from tui.screens.alerts import AlertsScreen
 from tui.screens.base import PolledScreen, idle
 from tui.screens.events import EventsScreen
@@ -51,12 +55,13 @@ class DashboardApp(App[None]):
         "plugins": PluginsScreen,
     }
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Keys"),
-        Binding("tab", "cycle(1)", "Next screen", show=False),
-        Binding("shift+tab", "cycle(-1)", "Previous screen", show=False),
+        Binding("q", "quit", "Quit", id="quit"),
+        Binding("question_mark", "help", "Keys", id="help"),
+        Binding("colon,ctrl+p", "command_palette", "Commands", show=False, id="commands"),
+        Binding("tab", "cycle(1)", "Next screen", show=False, id="next_screen"),
+        Binding("shift+tab", "cycle(-1)", "Previous screen", show=False, id="previous_screen"),
         *(
-            Binding(key, f"switch_mode('{mode}')", title, show=False)
+            Binding(key, f"switch_mode('{mode}')", title, show=False, id=f"screen.{mode}")
             for key, (mode, title) in SCREENS_BY_KEY.items()
         ),
     ]
@@ -69,6 +74,7 @@ class DashboardApp(App[None]):
         self.error: str | None = None  # why the backend is unreachable, while it is
         self._alerts_seen: set[str] | None = None  # firing alert ids already announced
         self._home_reading: Worker[None] | None = None
+        self.set_keymap(keymap(data.config.dashboard.keys, type(self)))
         try:
             self.version = version("runtime-jobs")
         except PackageNotFoundError:  # a source tree that was never installed
@@ -83,8 +89,8 @@ class DashboardApp(App[None]):
         self.set_interval(self.refresh_seconds, self.poll_home)
         self.poll_home()
 
-    def header_state(self) -> tuple[str, str, dict[str, Any] | None, str | None]:
-        return self.version, self.data.display_url, self.home, self.error
+    def header_state(self) -> tuple[str, str, dict[str, Any] | None, str | None, bool]:
+        return self.version, self.data.display_url, self.home, self.error, self.read_only
 
     # -- the home snapshot -----------------------------------------------------------
     def poll_home(self) -> None:
@@ -124,6 +130,23 @@ class DashboardApp(App[None]):
                     alert["message"], title=title, severity="error" if critical else "warning"
                 )
         self._alerts_seen = set(firing)
+
+    # -- the command palette (ctrl+p or :) --------------------------------------------
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """Textual's own commands, every screen, and each action the screen it was opened
+        on offers now (a read-only dashboard's screens offer no control)."""
+        titles = set()
+        for command in super().get_system_commands(screen):
+            titles.add(command.title)
+            yield command
+        for key, (mode, title) in SCREENS_BY_KEY.items():
+            yield SystemCommand(f"Go to {title}", f"screen {key}", partial(self.switch_mode, mode))
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if active.enabled and binding.show and binding.description not in titles:
+                titles.add(binding.description)
+                action = partial(self.run_action, binding.action, active.node)
+                yield SystemCommand(binding.description, f"key {key}", action)
 
     # -- actions ---------------------------------------------------------------------
     def action_help(self) -> None:

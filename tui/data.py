@@ -164,6 +164,10 @@ class DashboardData:
         operation = control.pause_queue if paused else control.resume_queue
         return self._act(operation, self.config, queue)
 
+    def purge(self, queue: str, typed: str) -> int:
+        """Delete every job of `queue` but running ones; `typed` must be the queue's name."""
+        return self._act(control.purge_queue, self.config, queue, typed)
+
     def retry(self, job_id: str) -> dict[str, Any]:
         return self._act(control.retry_job, self.plugins().registry, job_id)
 

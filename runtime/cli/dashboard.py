@@ -48,13 +48,16 @@ def dashboard(
     if not 0.1 <= refresh <= 3600:
         raise BadInput(f"--refresh must be between 0.1 and 3600 seconds, got {refresh:g}.")
     config = load_config(config_path)
+    from tui.app import DashboardApp
+    from tui.keymap import keymap
+
+    keymap(config.dashboard.keys, DashboardApp)  # a bad [dashboard.keys] before any terminal
     if serve:
         _serve(config_path, read_only, refresh, host, port, allow_remote)
         return
     # Under textual-serve the app talks to the browser through its web driver, not a tty.
     if not sys.stdout.isatty() and "TEXTUAL_DRIVER" not in os.environ:
         fail("the dashboard needs a terminal; use `runtime status` for text.", BadInput.exit_code)
-    from tui.app import DashboardApp
     from tui.data import DashboardData
 
     DashboardApp(DashboardData(config, read_only=read_only), refresh_seconds=refresh).run()

@@ -17,8 +17,8 @@ COLUMNS = ("id", "state", "severity", "rule", "queue", "message", "since")
 
 class AlertsScreen(PolledScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "ack", "Acknowledge"),
-        Binding("R", "resolve", "Resolve"),
+        Binding("a", "ack", "Acknowledge", id="ack"),
+        Binding("R", "resolve", "Resolve", id="resolve"),
     ]
 
     def body(self) -> ComposeResult:
@@ -38,7 +38,7 @@ class AlertsScreen(PolledScreen):
 
     def _on_selected(self, verb: str, operation: Any) -> None:
         alert_id = self.query_one(KeyedTable).selected_key
-        if alert_id is None or self.read_only_refusal():
+        if alert_id is None:
             return
         self.perform(f"{verb} alert {alert_id}", operation, alert_id)
 

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Footer
 from textual.worker import Worker
 
 from tui.data import Disconnected, Refused
+from tui.keymap import offered
 from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.status_header import StatusHeader
 
@@ -39,8 +40,8 @@ class PolledScreen(Screen[None]):
     _reading: Worker[None] | None = None
     shown = False  # True once a read reached the screen (tests wait for it)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "cursor(1)", "Down", show=False),
-        Binding("k", "cursor(-1)", "Up", show=False),
+        Binding("j", "cursor(1)", "Down", show=False, id="down"),
+        Binding("k", "cursor(-1)", "Up", show=False, id="up"),
     ]
 
     @property
@@ -114,11 +115,8 @@ class PolledScreen(Screen[None]):
         raise NotImplementedError
 
     # -- actions ---------------------------------------------------------------------
-    def read_only_refusal(self) -> bool:
-        """True (and says so) when this dashboard is read-only: the caller does nothing."""
-        if self.dashboard.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
-        return self.dashboard.read_only
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        return offered(action, self.dashboard.read_only)
 
     def perform(self, what: str, operation: Any, *args: Any) -> None:
         """Run a control action in a worker thread; say how it went in a toast."""

@@ -20,8 +20,8 @@ from tui.data import BulkProgress, Disconnected, Refused
 
 class BulkRun(ModalScreen[BulkProgress]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "stop", "Stop"),
-        Binding("enter", "close", "Close", show=False),
+        Binding("escape", "stop", "Stop", id="stop"),
+        Binding("enter", "close", "Close", show=False, id="close"),
     ]
 
     def __init__(

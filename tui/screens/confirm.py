@@ -14,8 +14,8 @@ from textual.widgets import Input, Label
 
 class Confirm(ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,y", "answer(True)", "Yes"),
-        Binding("escape,n", "answer(False)", "No"),
+        Binding("enter,y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("escape,n", "answer(False)", "No", id="confirm.no"),
     ]
 
     def __init__(self, question: str) -> None:
@@ -31,10 +31,10 @@ class Confirm(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class ConfirmByName(ModalScreen[bool]):
-    """Accepts only when the exact `name` is typed (purging a queue)."""
+class ConfirmByName(ModalScreen[str | None]):
+    """Gives back what was typed (the caller compares it with `name`), None on escape."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "refuse", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "refuse", "Cancel", id="confirm.no")]
 
     def __init__(self, question: str, name: str) -> None:
         super().__init__()
@@ -48,7 +48,7 @@ class ConfirmByName(ModalScreen[bool]):
             yield Input(id="typed")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value == self.name_wanted)
+        self.dismiss(event.value.strip())
 
     def action_refuse(self) -> None:
-        self.dismiss(False)
+        self.dismiss(None)

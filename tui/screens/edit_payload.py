@@ -25,8 +25,8 @@ class EditPayload(ModalScreen[bool]):
     """Dismissed with True once the job was retried with the edited payload."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+s", "save", "Retry with this payload"),
-        Binding("escape", "leave", "Cancel"),
+        Binding("ctrl+s", "save", "Retry with this payload", id="save"),
+        Binding("escape", "leave", "Cancel", id="back"),
     ]
 
     def __init__(self, job_id: str, masked_payload: Any, save: Save) -> None:

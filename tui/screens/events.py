@@ -21,9 +21,9 @@ KEPT = 500  # events kept on screen
 
 class EventsScreen(FilteredScreen[EventFilter]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("space", "pause", "Pause"),
-        Binding("slash", "filter", "Filter"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("space", "pause", "Pause", id="pause_log"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear_filter"),
     ]
 
     def __init__(self) -> None:

@@ -21,9 +21,9 @@ COLUMNS = ("jobs", "job", "queue", "error", "first seen", "last seen")
 
 class FailuresScreen(PolledScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "group('retry')", "Retry group"),
-        Binding("d", "group('delete')", "Delete group"),
-        Binding("enter", "open", "Jobs"),
+        Binding("r", "group('retry')", "Retry group", id="retry"),
+        Binding("d", "group('delete')", "Delete group", id="delete"),
+        Binding("enter", "open", "Jobs", id="open"),
     ]
 
     def __init__(self) -> None:
@@ -47,8 +47,6 @@ class FailuresScreen(PolledScreen):
     def action_group(self, action: str) -> None:
         group = self.selected()
         if group is None:
-            return
-        if self.read_only_refusal():
             return
         question = (
             f"{action.capitalize()} all {group['count']:,} failed {group['job']} jobs with "

@@ -16,6 +16,7 @@ KEYS = """\
 j/k, arrows   move          enter   open          escape   back
 /             filter (jobs: job:NAME id:PREFIX payload.FIELD:VALUE error:TEXT)
 p             pause or resume the selected queue
+P             purge the selected queue (type its name to confirm)
 r / c / d     retry / cancel / delete the selected job (or failure group)
 e             job detail: retry with an edited payload (ctrl+s sends it)
 y             job detail: copy as a `runtime enqueue` command (masked payload)
@@ -25,11 +26,15 @@ r (workers)   requeue the selected stalled job
 / (events)    filter (events: type:TYPE queue:NAME job:ID)
 space         pause or resume the event log
 q             quit          ?       this help
+: or ctrl+p   command palette: every screen and this screen's actions
+              keys are remapped by binding id in the config's [dashboard.keys]
 """
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,question_mark", "close", "Close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,question_mark", "close", "Close", id="close")
+    ]
 
     def __init__(self, read_only: bool) -> None:
         super().__init__()

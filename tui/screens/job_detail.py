@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
 
 from tui.data import RETRYABLE, DashboardData, Disconnected, Refused
+from tui.keymap import offered
 from tui.screens.confirm import Confirm
 from tui.screens.edit_payload import EditPayload
 from tui.widgets.format import age, when
@@ -24,12 +25,12 @@ from tui.widgets.format import age, when
 
 class JobDetail(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Back"),
-        Binding("r", "act('retry')", "Retry"),
-        Binding("c", "act('cancel')", "Cancel"),
-        Binding("d", "act('delete')", "Delete"),
-        Binding("e", "edit", "Retry edited"),
-        Binding("y", "copy_command", "Copy as command"),
+        Binding("escape", "close", "Back", id="back"),
+        Binding("r", "act('retry')", "Retry", id="retry"),
+        Binding("c", "act('cancel')", "Cancel", id="cancel"),
+        Binding("d", "act('delete')", "Delete", id="delete"),
+        Binding("e", "edit", "Retry edited", id="edit"),
+        Binding("y", "copy_command", "Copy as command", id="copy_command"),
     ]
 
     def __init__(self, job_id: str) -> None:
@@ -101,7 +102,7 @@ class JobDetail(ModalScreen[None]):
         self.app.notify(command, title="copied (masked payload: put secrets back)")
 
     def action_edit(self) -> None:
-        if self._read_only() or self.record is None:
+        if self.record is None:
             return
         record = self.record
 
@@ -117,15 +118,10 @@ class JobDetail(ModalScreen[None]):
         save = partial(self.data.retry_edited, self.job_id)
         self.app.push_screen(EditPayload(self.job_id, record["payload"], save), edited)
 
-    def _read_only(self) -> bool:
-        """True (and says so) when this dashboard is read-only: the caller does nothing."""
-        if self.data.read_only:
-            self.app.notify("this dashboard is read-only.", severity="warning")
-        return self.data.read_only
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
+        return offered(action, self.data.read_only)
 
     def action_act(self, action: str) -> None:
-        if self._read_only():
-            return
         operation = {
             "retry": self.data.retry,
             "cancel": self.data.cancel,

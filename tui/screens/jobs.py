@@ -29,16 +29,16 @@ COLUMNS = ("id", "job", "queue", "state", "attempts", "enqueued", "finished")
 
 class JobsScreen(FilteredScreen[JobFilter]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter"),
-        Binding("l,right_square_bracket", "page(1)", "Next"),
-        Binding("h,left_square_bracket", "page(-1)", "Prev"),
-        Binding("enter", "open", "Detail"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("x", "select", "Select"),
-        Binding("A", "select_all", "All"),
-        Binding("r", "bulk('retry')", "Retry"),
-        Binding("c", "bulk('cancel')", "Cancel"),
-        Binding("d", "bulk('delete')", "Delete"),
+        Binding("slash", "filter", "Filter", id="filter"),
+        Binding("l,right_square_bracket", "page(1)", "Next", id="next_page"),
+        Binding("h,left_square_bracket", "page(-1)", "Prev", id="previous_page"),
+        Binding("enter", "open", "Detail", id="open"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="clear_filter"),
+        Binding("x", "select", "Select", id="select"),
+        Binding("A", "select_all", "All", id="select_all"),
+        Binding("r", "bulk('retry')", "Retry", id="retry"),
+        Binding("c", "bulk('cancel')", "Cancel", id="cancel"),
+        Binding("d", "bulk('delete')", "Delete", id="delete"),
     ]
 
     def __init__(self) -> None:
@@ -246,8 +246,6 @@ class JobsScreen(FilteredScreen[JobFilter]):
     def action_bulk(self, action: str) -> None:
         """`action` on every matching job (`A`), the selected jobs (`x`), or on the job
         under the cursor."""
-        if self.read_only_refusal():
-            return
         if self.all_matching:
             self._bulk_on_matching(action)
             return

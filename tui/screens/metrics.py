@@ -21,8 +21,8 @@ SERIES = ("completed", "failed", "retried")
 
 class MetricsScreen(PolledScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("right_square_bracket", "queue(1)", "Next queue"),
-        Binding("left_square_bracket", "queue(-1)", "Previous queue"),
+        Binding("right_square_bracket", "queue(1)", "Next queue", id="next_queue"),
+        Binding("left_square_bracket", "queue(-1)", "Previous queue", id="previous_queue"),
     ]
 
     def __init__(self) -> None:

@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import Sparkline, Static
 
 from tui.screens.base import PolledScreen
-from tui.screens.confirm import Confirm
+from tui.screens.confirm import Confirm, ConfirmByName
 from tui.widgets.format import age, count, rate
 from tui.widgets.keyed_table import KeyedTable
 
@@ -22,8 +22,9 @@ COLUMNS = ("", "queue", "wait", "delay", "run", "retry", "fail", "/min", "lat", 
 class QueuesScreen(PolledScreen):
     own_data = False  # the app's home snapshot holds everything shown here
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("p", "pause", "Pause/resume"),
-        Binding("enter", "open", "Jobs"),
+        Binding("p", "pause", "Pause/resume", id="pause"),
+        Binding("enter", "open", "Jobs", id="open"),
+        Binding("P", "purge", "Purge", id="purge"),
     ]
 
     def body(self) -> ComposeResult:
@@ -49,7 +50,7 @@ class QueuesScreen(PolledScreen):
     def action_pause(self) -> None:
         queue = self.query_one(KeyedTable).selected_key
         home = self.dashboard.home
-        if self.read_only_refusal() or queue is None or home is None:
+        if queue is None or home is None:
             return
         paused = next(row["paused"] for row in home["queues"] if row["name"] == queue)
         verb = "resume" if paused else "pause"
@@ -60,6 +61,26 @@ class QueuesScreen(PolledScreen):
                 self.app.call_later(self.dashboard.poll_home)
 
         self.app.push_screen(Confirm(f"{verb.capitalize()} queue {queue}?"), answered)
+
+    def action_purge(self) -> None:
+        """Shift-P (destructive): every job of the queue but running ones, once its name is
+        typed (pinned)."""
+        queue = self.query_one(KeyedTable).selected_key
+        if queue is None:
+            return
+
+        def typed(name: str | None) -> None:
+            if name is None:
+                return
+            if name != queue:
+                message = f"you typed {name!r}, not {queue}; nothing was purged."
+                self.app.notify(message, severity="warning")
+                return
+            self.perform(f"purge {queue}", self.dashboard.data.purge, queue, name)
+            self.app.call_later(self.dashboard.poll_home)
+
+        question = f"Purge queue {queue}? Every job in it that is not running is deleted."
+        self.app.push_screen(ConfirmByName(question, queue), typed)
 
     async def action_open(self) -> None:
         queue = self.query_one(KeyedTable).selected_key

@@ -31,7 +31,9 @@ STALLED_COLUMNS = ("job id", "job", "queue", "worker", "why", "running", "stalls
 
 
 class WorkersScreen(PolledScreen):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("r", "requeue", "Requeue stalled")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("r", "requeue", "Requeue stalled", id="requeue")
+    ]
 
     def body(self) -> ComposeResult:
         yield KeyedTable(COLUMNS, id="workers")
@@ -50,7 +52,7 @@ class WorkersScreen(PolledScreen):
 
     def action_requeue(self) -> None:
         job_id = self.query_one("#stalled", KeyedTable).selected_key
-        if self.read_only_refusal() or job_id is None:
+        if job_id is None:
             return
 
         def answered(yes: bool | None) -> None:
