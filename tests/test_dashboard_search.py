@@ -24,6 +24,7 @@ from tests.dashboard_helpers import (
     state,
     until,
 )
+from tests.redis_server import RedisServer
 from tui.screens.bulk import BulkRun
 from tui.screens.confirm import Confirm
 from tui.screens.jobs import JobsScreen
@@ -195,3 +196,42 @@ def test_enter_on_a_queue_opens_its_jobs(tmp_path: Path, sqlite_url: str) -> Non
         assert "waiting jobs of queue default" in where_text(app)
 
     asyncio.run(run(app, scenario))
+
+
+@pytest.mark.redis
+def test_a_backend_dropping_mid_bulk_ends_the_run_with_what_was_done(tmp_path: Path) -> None:
+    server = RedisServer(tmp_path / "redis", appendonly=True).start()
+    total = 50_000  # a hundred steps of 500: the run is still going when the server stops
+    try:
+        config = dashboard_config(tmp_path, server.url)
+        rt = Runtime(config=config)
+        for _ in range(total // 5_000):
+            rt.enqueue_many("testjobs.append", [{"path": "/dev/null", "text": "x"}] * 5_000)
+        app = app_for(config)
+        shown = noted(app)
+
+        ran: list[tuple[str, int]] = []  # the report and the count of jobs done
+
+        async def scenario(pilot: Any) -> None:
+            await pilot.press("2")
+            await until(lambda: len(rows(app)) == 50, "the first page")
+            await pilot.press("A", "d")
+            await until(lambda: isinstance(app.screen, Confirm), "the confirmation")
+            await pilot.press("enter")
+            bulk = await until(lambda: isinstance(app.screen, BulkRun) and app.screen, "the run")
+            await until(lambda: bulk.last.done >= 500, "the first step")
+            server.stop()
+            await until(lambda: bulk.finished, "the report", timeout=30)
+            ran.append((str(bulk.query_one("#bulk-counts").render()), bulk.last.done))
+
+        asyncio.run(run(app, scenario))
+        ((report, done),) = ran
+        server.start()
+        left = rt.backend.queue_counts(["default"])["default"]["waiting"]
+    finally:
+        server.stop()
+    assert report.startswith("stopped, the backend dropped (")
+    assert "the step under way may or may not have been applied" in report
+    assert f"{done:,} done, 0 skipped, 0 failed" in report and done < total
+    assert done <= total - left <= done + 500  # nothing went but what was said, at most a step
+    assert shown == []

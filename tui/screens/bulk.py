@@ -53,7 +53,13 @@ class BulkRun(ModalScreen[BulkProgress]):
         try:
             for progress in self.steps(self.stopping):
                 self.app.call_from_thread(self._advance, progress)
-        except (Disconnected, Refused) as exc:
+        except Disconnected as exc:
+            # The step under way when the backend dropped is one atomic call whose answer
+            # never came: it may have been applied or not, and the counts cannot tell.
+            why = f"stopped, the backend dropped ({exc}); the step under way may or may not "
+            self.app.call_from_thread(self._end, why + "have been applied")
+            return
+        except Refused as exc:
             self.app.call_from_thread(self._end, f"stopped: {exc}")
             return
         self.app.call_from_thread(self._end, "stopped" if self.stopping.is_set() else "finished")

@@ -110,20 +110,26 @@ class JobsScreen(FilteredScreen[JobFilter]):
             f"{self.state} jobs of {where}, page {page}{shown}{picked}{searched}"
         )
 
+    def _view(self) -> tuple[Any, ...]:
+        """What the page shown is of: a read made for another view is dropped."""
+        return self.state, self.queue, self.filter.text, self.cursors[-1], tuple(self.found_ids)
+
     def fetch(self) -> Any:
         if self.filter.searches:
             return None  # a search's page is read once, by _search, not every refresh
+        view = self._view()
         if self.filter.jumps:
-            return {
-                "jobs": [self.dashboard.data.job(i) for i in self.found_ids],
-                "next_cursor": None,
-            }
+            jobs = [self.dashboard.data.job(i) for i in self.found_ids]
+            return view, {"jobs": jobs, "next_cursor": None}
         cursor = self.cursors[-1]
-        return self.dashboard.data.jobs(self.queue, self.state, cursor, self.filter.job)
+        return view, self.dashboard.data.jobs(self.queue, self.state, cursor, self.filter.job)
 
-    def show(self, data: Any) -> None:
-        if data is None:
+    def show(self, read: Any) -> None:
+        # A read started before the state, queue, filter or page changed (opening a
+        # failure group right after the screen's first poll) must not replace the new one.
+        if read is None or read[0] != self._view():
             return
+        data = read[1]
         self.next_cursor = data["next_cursor"]
         self.page_jobs = {job["id"]: job for job in data["jobs"]}
         self._draw()
