@@ -24,6 +24,8 @@ R             resolve the selected alert
 r (workers)   requeue the selected stalled job
 / (events)    filter (events: type:TYPE queue:NAME job:ID)
 space         pause or resume the event log
+s (metrics)   span: last hour, 24 hours, 30 days;  [ ] other queues
+enter         metrics: charts of the selected job only (enter or escape: every job)
 q             quit          ?       this help
 """
 
