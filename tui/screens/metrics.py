@@ -24,7 +24,7 @@ COLUMNS = ("job", "completed", "failed", "retried", "wait p50", "wait p95", "run
 COUNTS = ("completed", "failed", "retried")
 TIMES = ("wait", "run")
 COLORS = {"completed": "green", "failed": "red", "retried": "orange"}
-TIME_COLORS = {"wait_p50": "cyan", "wait_p95": "blue", "run_p50": "magenta", "run_p95": "red"}
+TIME_COLORS = {"wait_p50": "cyan", "wait_p95": "blue+", "run_p50": "yellow", "run_p95": "red"}
 # span key -> (its name, its points, the unit of a tick label going back from now)
 SPANS = {
     "1h": ("last hour", "60 one-minute points", "m"),
@@ -39,6 +39,7 @@ NO_PERCENTILES_WHY = (
 
 
 class MetricsScreen(PolledScreen):
+    AUTO_FOCUS = "#per-job"  # not the scrolling body: `enter` picks a job of the table
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "span", "Span"),
         Binding("right_square_bracket", "queue(1)", "Next queue"),
@@ -110,14 +111,21 @@ class MetricsScreen(PolledScreen):
     def _show_charts(self, data: dict[str, Any]) -> None:
         points, ticks = data["points"], _ticks(data["span"], len(data["points"]))
         counts = [Line(o, [row[o] for row in points], COLORS[o]) for o in COUNTS]
-        self.query_one("#counts-chart", MetricChart).draw("jobs per point", ticks, counts)
+        self.query_one("#counts-chart", MetricChart).draw(
+            "jobs per point", ticks, counts, counts=True
+        )
         times = self.query_one("#times-chart", MetricChart)
         times.display = data["percentiles"]
         if data["percentiles"]:
             top = max((row[key] or 0.0 for row in points for key in TIME_COLORS), default=0.0)
             scale, unit = (1000.0, "ms") if top < 1 else (1.0, "s")
             lines = [
-                Line(key.replace("_", " "), [_scaled(row[key], scale) for row in points], color)
+                Line(
+                    key.replace("_", " "),
+                    [_scaled(row[key], scale) for row in points],
+                    color,
+                    False,
+                )
                 for key, color in TIME_COLORS.items()
             ]
             # Short: plotext drops a title wider than a 40-column chart.
