@@ -32,10 +32,8 @@ SPANS = {
     "30d": ("last 30 days", "30 daily points", "d"),
 }
 NO_PERCENTILES = "n/a"
-NO_PERCENTILES_WHY = (
-    "30 days: daily totals keep counts only, so wait and run percentiles are n/a "
-    "(s: 1h or 24h has them)."
-)
+# One line at 80 columns.
+NO_PERCENTILES_WHY = "30 days: daily totals keep counts only, so wait and run percentiles are n/a."
 
 
 class MetricsScreen(PolledScreen):
