@@ -127,12 +127,14 @@ def test_enter_narrows_the_charts_to_a_job_and_enter_or_escape_widens_them(
         await _shows(app, "24h", None, None)
         await choose(pilot, "a.job")
         await _shows(app, "24h", None, "a.job")
+        assert "escape" in app.screen.active_bindings  # offered in the footer now
         await pilot.press("s")  # the job stays chosen across spans
         await _shows(app, "30d", None, "a.job")
         await pilot.press("escape")
         await _shows(app, "30d", None, None)
         # With no job chosen escape is not the screen's: it does what it does elsewhere.
         assert not app.screen.check_action("every_job", ())
+        assert "escape" not in app.screen.active_bindings
         await pilot.press("escape")
         assert app.current_mode == "metrics" and app.screen.job is None
 

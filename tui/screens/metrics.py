@@ -78,9 +78,8 @@ class MetricsScreen(PolledScreen):
         self.query_one("#metrics-note").display = not data["percentiles"]
         self._show_sparklines(data)
         self._show_charts(data)
-        self.query_one("#per-job-title", Static).update(
-            f"per job, {name} (enter: charts of that job only)"
-        )
+        back = "enter or escape: every job" if data["job"] else "enter: charts of that job only"
+        self.query_one("#per-job-title", Static).update(f"per job, {name} ({back})")
         rows = {row["job"]: _cells(row, data["percentiles"]) for row in data["jobs"]}
         self.query_one(KeyedTable).sync(rows)
 
@@ -146,11 +145,14 @@ class MetricsScreen(PolledScreen):
         """`enter` on the per-job table: narrow the charts to that job, or widen them again
         when it is the job already chosen."""
         chosen = self.query_one(KeyedTable).selected_key
-        self.job = None if chosen == self.job else chosen
-        self.poll()
+        self._choose(None if chosen == self.job else chosen)
 
     def action_every_job(self) -> None:
-        self.job = None
+        self._choose(None)
+
+    def _choose(self, job: str | None) -> None:
+        self.job = job
+        self.refresh_bindings()  # the footer offers escape only while a job is chosen
         self.poll()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
