@@ -24,6 +24,7 @@ import os
 import threading
 import time
 import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from runtime.backends.base.metrics import (
@@ -326,10 +327,17 @@ def _success_rate(bucket: MetricBucket) -> float | None:
 
 
 def _minute_row(minute: int, bucket: MetricBucket) -> dict[str, Any]:
-    at = datetime.datetime.fromtimestamp(minute * 60, datetime.UTC)
+    return {"minute": _utc_minute(minute), **_figures(bucket)}
+
+
+def _utc_minute(minute: int) -> str:
+    return datetime.datetime.fromtimestamp(minute * 60, datetime.UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def _figures(bucket: MetricBucket) -> dict[str, Any]:
+    """Counts by OUTCOMES, then wait_p50, wait_p95, run_p50, run_p95 (flat: one row)."""
     wait, run = _quantiles(bucket.wait), _quantiles(bucket.run)
     return {
-        "minute": at.strftime("%Y-%m-%dT%H:%MZ"),
         **_counts(bucket),
         **{f"wait_{k}": v for k, v in wait.items()},
         **{f"run_{k}": v for k, v in run.items()},
@@ -339,3 +347,67 @@ def _minute_row(minute: int, bucket: MetricBucket) -> dict[str, Any]:
 def _day_row(day: int, bucket: MetricBucket) -> dict[str, Any]:
     at = datetime.datetime.fromtimestamp(day * 86400, datetime.UTC)
     return {"day": at.strftime("%Y-%m-%d"), **_counts(bucket)}
+
+
+# -- spans (the dashboard's Metrics screen) --------------------------------------------------
+@dataclass(frozen=True)
+class Span:
+    """A span of time read as `points` points of `minutes` minutes each, the newest point
+    holding now. Per-minute buckets (MINUTES_KEPT) keep histograms; older spans read the
+    daily totals, which keep counts only."""
+
+    points: int
+    minutes: int
+
+    @property
+    def daily(self) -> bool:
+        return self.minutes >= 1440
+
+
+# 24 hours of one-hour points fit in the 24 hours of minutes kept; 30 days are the daily
+# totals (DAYS_KEPT), without percentiles.
+SPANS = {"1h": Span(60, 1), "24h": Span(24, 60), "30d": Span(DAYS_KEPT, 1440)}
+assert SPANS["24h"].points * SPANS["24h"].minutes <= MINUTES_KEPT
+
+
+def span_stats(
+    backend: Backend, queues: list[str], span: str, job: str | None = None
+) -> dict[str, Any]:
+    """`queues`' metrics over `span` (a SPANS key): per point (oldest first) the counts by
+    OUTCOMES and wait/run p50/p95 (None for a daily span: its buckets keep no histograms),
+    the totals of the span, both of `job` only when given, and per job the span's totals
+    (every job, so that another can be picked). One metrics read per queue."""
+    shape = SPANS[span]
+    last = minute_now(backend.now()) // shape.minutes
+    first = last - shape.points + 1
+    points: dict[int, MetricBucket] = {}
+    per_job: dict[str, MetricBucket] = {}
+    for queue in queues:
+        for (name, at), bucket in _span_read(backend, queue, shape, first, last).items():
+            if name != QUEUE_WIDE:
+                per_job.setdefault(name, MetricBucket()).merge(bucket)
+            if job is None or name == job:
+                points.setdefault(at // shape.minutes, MetricBucket()).merge(bucket)
+    series = {p: points.get(p, MetricBucket()) for p in range(first, last + 1)}
+    return {
+        "span": span,
+        "job": job,
+        "percentiles": not shape.daily,
+        "points": [_point(p * shape.minutes, bucket) for p, bucket in series.items()],
+        "totals": _summary(_sum(series.values())),
+        "jobs": [{"job": name, **_summary(b)} for name, b in sorted(per_job.items())],
+    }
+
+
+def _span_read(backend: Backend, queue: str, shape: Span, first: int, last: int) -> MetricBatch:
+    """The buckets of points `first`..`last` of `queue`, keyed (job, minute since the
+    epoch): daily totals read as their day's first minute."""
+    if shape.daily:
+        return {
+            (name, day * 1440): b for (name, day), b in backend.metrics.days(queue, first).items()
+        }
+    return backend.metrics.minutes(queue, first * shape.minutes, (last + 1) * shape.minutes - 1)
+
+
+def _point(minute: int, bucket: MetricBucket) -> dict[str, Any]:
+    return {"at": _utc_minute(minute), **_figures(bucket)}

@@ -115,3 +115,41 @@ class Daemon:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")
+
+
+# Metrics at known ages for the span tests (test_stats.py, test_dashboard_metrics.py):
+# per span, queue and job the totals SPAN_TOTALS says. a.job's attempts this minute go
+# through the real Recorder (run 0.2 s, wait 10 ms); the older minutes are written as the
+# recorder would have flushed them then.
+RUN, WAIT = 0.2, 0.01
+SPAN_TOTALS = {  # span -> (queue or None, job or None) -> (completed, failed, retried)
+    "1h": {(None, None): (8, 1, 2), ("default", None): (3, 1, 2), ("reports", None): (5, 0, 0)},
+    "24h": {(None, None): (12, 1, 2), (None, "a.job"): (7, 0, 0), (None, "b.job"): (0, 1, 2)},
+    "30d": {
+        (None, None): (19, 1, 2),
+        (None, "a.job"): (14, 0, 0),
+        ("default", None): (14, 1, 2),
+        ("reports", None): (5, 0, 0),
+    },
+}
+
+
+def record_metric_spans(backend: Any) -> None:
+    """The metrics SPAN_TOTALS describes, on queues `default` and `reports` (both known)."""
+    from runtime import stats
+    from runtime.backends.base.metrics import MetricBucket
+    from runtime.backends.base.storage import NewJob
+    from runtime.messages import compose
+
+    for queue in ("default", "reports"):  # a queue is known once it had a job
+        data = compose(f"known-{queue}", "a.job", "{}", {"priority": 0})
+        backend.push(NewJob(id=f"known-{queue}", job="a.job", queue=queue, data=data))
+    recorder = stats.Recorder(backend, "default")
+    for _ in range(3):
+        recorder.record("a.job", "completed", RUN, WAIT)
+    recorder.flush()
+    now = stats.minute_now(backend.now())
+    backend.metrics.add("default", {("b.job", now - 10): MetricBucket([0, 1, 2, 0, 0])})
+    backend.metrics.add("reports", {("c.job", now - 5): MetricBucket([5, 0, 0, 0, 0])})
+    backend.metrics.add("default", {("a.job", now - 180): MetricBucket([4, 0, 0, 0, 0])})
+    backend.metrics.add("default", {("a.job", now - 3 * 1440): MetricBucket([7, 0, 0, 0, 0])})

@@ -8,16 +8,28 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from runtime import stats
+from runtime import control, stats
 from runtime.backends.base.metrics import MetricBucket, pack_buckets, unpack_buckets
 from runtime.backends.base.storage import Backend
 from runtime.config import Config, PluginsSection
 from runtime.engine import RuntimeHuey
+from runtime.errors import BadInput
 from runtime.producer import Runtime
-from tests.helpers import TEST_PLUGIN, Daemon, run_cli, wait_for, write_config
+from tests.helpers import (
+    RUN,
+    SPAN_TOTALS,
+    TEST_PLUGIN,
+    WAIT,
+    Daemon,
+    record_metric_spans,
+    run_cli,
+    wait_for,
+    write_config,
+)
 from tests.redis_server import free_port
 
 ACCURACY = 0.19  # the histogram's relative error (runtime/stats.py)
@@ -170,3 +182,49 @@ def test_daemon_serves_metrics_and_healthz(backend_url: str, tmp_path: Path) -> 
         assert "runtime_workers_live 1.0" in body
         assert get(base + "/nothing")[0] == 404
         assert daemon.terminate() == 0
+
+
+# -- spans (the dashboard's Metrics screen) ---------------------------------------------------
+def _counts(report: dict[str, Any]) -> tuple[int, int, int]:
+    totals = report["totals"]
+    return totals["completed"], totals["failed"], totals["retried"]
+
+
+@pytest.mark.parametrize("span", sorted(SPAN_TOTALS))
+def test_span_totals_per_queue_and_job(backend: Backend, span: str) -> None:
+    record_metric_spans(backend)
+    for (queue, job), expected in SPAN_TOTALS[span].items():
+        queues = [queue] if queue else backend.known_queues()
+        report = stats.span_stats(backend, queues, span, job)
+        assert _counts(report) == expected, (span, queue, job)
+        # The points add up to the totals, and the series is as long as the span.
+        assert sum(point["completed"] for point in report["points"]) == expected[0]
+        assert len(report["points"]) == stats.SPANS[span].points
+
+
+def test_span_points_and_percentiles(backend: Backend) -> None:
+    record_metric_spans(backend)
+    hour = stats.span_stats(backend, ["default"], "1h", "a.job")
+    assert hour["percentiles"] and hour["points"][-1]["completed"] == 3  # this minute
+    assert close_to(hour["totals"]["run"]["p50"], RUN)
+    assert close_to(hour["totals"]["wait"]["p95"], WAIT)
+    assert close_to(hour["points"][-1]["run_p95"], RUN)
+    assert hour["points"][0]["run_p50"] is None  # a minute without jobs has no percentile
+    day = stats.span_stats(backend, ["default"], "24h", "a.job")
+    # This minute's 3 are in this hour's point, or the last one's a moment after the hour.
+    assert day["points"][-1]["completed"] + day["points"][-2]["completed"] == 3
+    assert [p["completed"] for p in day["points"]].count(4) == 1  # three hours back
+    month = stats.span_stats(backend, ["default"], "30d")
+    assert not month["percentiles"]  # daily totals keep counts only
+    assert month["totals"]["run"] == {"p50": None, "p95": None}
+    assert month["points"][-4]["completed"] == 7  # three days back
+    rows = {row["job"]: row for row in month["jobs"]}
+    assert (rows["a.job"]["completed"], rows["b.job"]["failed"]) == (14, 1)
+
+
+def test_metric_span_refuses_an_unknown_span_or_queue(backend: Backend) -> None:
+    config = Config()
+    with pytest.raises(BadInput, match="unknown span"):
+        control.metric_span(backend, config, None, "7d")
+    with pytest.raises(BadInput, match="unknown queue"):
+        control.metric_span(backend, config, "nope", "1h")

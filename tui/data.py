@@ -153,6 +153,10 @@ class DashboardData:
     def stats(self, queue: str | None) -> dict[str, Any]:
         return self._call(control.queue_stats, self.config, queue)
 
+    def metric_span(self, queue: str | None, span: str, job: str | None) -> dict[str, Any]:
+        """Metrics over `span` ("1h", "24h", "30d"), the series narrowed to `job` if given."""
+        return self._call(control.metric_span, self.config, queue, span, job)
+
     def plugins_and_cron(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The plugins loaded here (this process's view) and the cron jobs' last runs."""
         plugins = self.plugins()

@@ -65,6 +65,7 @@ from runtime.control.overview import (
     workers_overview,
 )
 from runtime.control.queues import (
+    METRIC_SPANS,
     PENDING_STATES,
     apply_retention,
     clean,
@@ -72,6 +73,7 @@ from runtime.control.queues import (
     forget_idle_queues,
     forget_queue,
     known_queue,
+    metric_span,
     pause_queue,
     purge_queue,
     queue_stats,
@@ -122,6 +124,8 @@ __all__ = [
     "progress_eta",
     "purge_queue",
     "queue_stats",
+    "METRIC_SPANS",
+    "metric_span",
     "read_events",
     "record_of",
     "requeue_stalled",

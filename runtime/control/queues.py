@@ -195,3 +195,18 @@ def queue_stats(
     if queue is not None:
         known_queue(backend, config, queue)
     return stats.queue_stats(backend, queue, job)
+
+
+METRIC_SPANS = tuple(stats.SPANS)  # "1h", "24h", "30d": what metric_span reads
+
+
+def metric_span(
+    backend: Backend, config: Config, queue: str | None, span: str, job: str | None = None
+) -> dict[str, Any]:
+    """The dashboard's Metrics over `span` (METRIC_SPANS) of one queue (every queue when
+    None), the charts narrowed to `job` when given (stats.span_stats); an unknown queue
+    or span is BadInput."""
+    if span not in stats.SPANS:
+        raise BadInput(f"unknown span {span!r}; use one of {', '.join(METRIC_SPANS)}.")
+    queues = [known_queue(backend, config, queue)] if queue is not None else backend.known_queues()
+    return {"queue": queue, **stats.span_stats(backend, queues, span, job)}

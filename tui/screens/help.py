@@ -25,6 +25,8 @@ R             resolve the selected alert
 r (workers)   requeue the selected stalled job
 / (events)    filter (events: type:TYPE queue:NAME job:ID)
 space         pause or resume the event log
+s (metrics)   span: last hour, 24 hours, 30 days;  [ ] other queues
+enter         metrics: the selected job's charts only (again or escape: all)
 q             quit          ?       this help
 : or ctrl+p   command palette: every screen and this screen's actions
               keys are remapped by binding id in the config's [dashboard.keys]
