@@ -12,9 +12,10 @@ a. backend time per home refresh: `control.dashboard_home` against `control.stat
    `runtime status` reads), interleaved in the same run; ms and ratio;
 b. a tick's widget update: in a headless `DashboardApp.run_test(size=(120, 40))`, the
    app's apply of a fetched home (`_home_read`: the Queues screen's `home_changed`, header,
-   totals, table), with every row's counts changed each tick; the apply itself, and until
-   the app and every widget of the screen handled what it queued (Textual then repaints
-   on its own refresh timer: not in the figure);
+   totals, table), with every row's counts changed each tick, against the same home
+   unchanged (the same run's baseline); the apply itself, and until the app and every
+   widget of the screen handled what it queued (a profile shows the DataTable's column
+   widths measured again and its repaint inside that wait);
 c. first paint: from starting a dashboard process (headless) until the Queues table shows
    its rows, on a backend with 1 job and on the seeded one, interleaved; ratio;
 d. a payload search (`payload.user:u7`) through every queue's waiting jobs with
@@ -314,6 +315,7 @@ def rss(url: str, minutes: float) -> Figures:
         "rss_slope_mb_min": slope,
         "rss_minutes": times[-1],
         "rss_samples": len(sizes),
+        "rss_each_minute": [round(size) for size in sizes[:: max(1, round(60 / SAMPLE_S))]],
     }
 
 
@@ -374,7 +376,7 @@ def medians(runs: list[Figures]) -> Figures:
 
 
 def say(name: str, what: str, figures: Figures) -> None:
-    shown = {k: v for k, v in figures.items() if k != "per_run"}
+    shown = {k: v for k, v in figures.items() if not isinstance(v, list)}
     print(f"{name} {what}: " + ", ".join(f"{k}={v:,.3f}" for k, v in shown.items()), flush=True)
 
 
@@ -415,6 +417,7 @@ def report(name: str, f: Figures, args: argparse.Namespace) -> None:
         f" {f['rss_start_mb']:.1f} MB, end {f['rss_end_mb']:.1f} MB, max {f['rss_max_mb']:.1f} MB,"
         f" slope {f['rss_slope_mb_min']:+.2f} MB/min"
         f"  {verdict(f['rss_max_mb'] < RSS_MB_TARGET, '120 MB')}, {'flat' if flat else 'NOT FLAT'}",
+        f"     RSS each minute, MB: {', '.join(map(str, f['rss_each_minute']))}",
     ]
     print("\n".join(lines), flush=True)
 
