@@ -33,8 +33,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.seeding import dead_letter, runtime_for  # noqa: E402
 from runtime import control  # noqa: E402
-from runtime.config import Config, PluginsSection  # noqa: E402
 from runtime.messages import compose, dumps  # noqa: E402
 from runtime.producer import Runtime  # noqa: E402
 from tests.redis_server import RedisServer  # noqa: E402
@@ -42,33 +42,17 @@ from tests.redis_server import RedisServer  # noqa: E402
 PEAK_MB_TARGET = 100.0
 RATE_TARGET = 20_000.0
 MB = 1024 * 1024
-CHUNK = 10_000  # jobs per enqueue_many while seeding
-LEASE = 0.5  # seconds: the seeding claims' leases, reaped once they all ran out
 METHODS = ("chunked", "old")
-
-
-def runtime_for(url: str) -> Runtime:
-    config = Config(plugins=PluginsSection(modules=["bench.noop_jobs"], autoload=False))
-    config.runtime.backend = url
-    return Runtime(config=config)
 
 
 # -- seeding (not measured) ------------------------------------------------------------------
 def seed(url: str, jobs: int) -> float:
     """`jobs` failed jobs on queue `default`, nothing else (whatever the last run left is
-    purged first), as workers leave them: enqueued, claimed, then dead-lettered by the
-    reaper as stalled (one call per claim; the reap works in batches). Returns the
-    seconds it took."""
+    purged first), as workers leave them (bench/seeding.py). Returns the seconds it took."""
     started = time.perf_counter()
     rt = runtime_for(url)
     rt.backend.purge_queue("default")
-    for start in range(0, jobs, CHUNK):
-        rt.enqueue_many("bench.noop", [{}] * min(CHUNK, jobs - start))
-    while rt.backend.claim("default", LEASE, 0) is not None:
-        pass
-    time.sleep(LEASE)  # then every lease has run out, on the backend's own clock
-    stalled = rt.backend.reap_expired("default", max_stalls=1).stalled
-    assert len(stalled) == jobs, len(stalled)
+    dead_letter(rt, {"default": jobs})
     rt.close()
     return time.perf_counter() - started
 

@@ -15,6 +15,11 @@ def noop() -> None:
     """Does nothing: the benchmark measures the runtime, not the job."""
 
 
+@runtime.job(name="bench.user")
+def user(user: str, n: int) -> None:
+    """Does nothing with a searchable payload (bench/dashboard.py seeds these)."""
+
+
 @runtime.job(name="bench.stamp")
 def stamp(seq: int) -> None:
     STARTED[seq] = time.perf_counter()
@@ -23,4 +28,5 @@ def stamp(seq: int) -> None:
 @runtime.hookimpl
 def register_jobs(registry: runtime.JobRegistry) -> None:
     registry.add(noop)
+    registry.add(user)
     registry.add(stamp)
