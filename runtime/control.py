@@ -4,6 +4,7 @@ module only; neither knows how a backend stores anything."""
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
@@ -995,9 +996,12 @@ def _newest_failed(backend: Backend, queue: str | None = None) -> Iterator[dict[
 
 
 def cron_jobs(backend: Backend, registry: JobRegistry) -> list[dict[str, Any]]:
-    """Each registered cron job with its schedule and queue, and its last fired tick and
-    the daemon that fired it (None when it never ran on this backend)."""
+    """Each registered cron job with its schedule and queue, its last fired tick and the
+    daemon that fired it (None when it never ran on this backend), and its next tick on
+    the backend's clock (None when none comes within cron.NEXT_RUN_HORIZON). Ticks are
+    UTC minutes, as `runtime status` prints them."""
     last = {run["job"]: run for run in cron.last_runs(backend.result_items())}
+    now = datetime.datetime.fromtimestamp(backend.now(), datetime.UTC).replace(tzinfo=None)
     return [
         {
             "job": spec.name,
@@ -1005,7 +1009,25 @@ def cron_jobs(backend: Backend, registry: JobRegistry) -> list[dict[str, Any]]:
             "queue": spec.queue,
             "last_tick": last.get(spec.name, {}).get("tick"),
             "by": last.get(spec.name, {}).get("by"),
+            "next_run": _tick(cron.next_run(spec, now)),
         }
         for spec in sorted(registry, key=lambda s: s.name)
         if spec.cron
     ]
+
+
+def _tick(minute: datetime.datetime | None) -> str | None:
+    return None if minute is None else minute.strftime(cron.TICK_FORMAT)
+
+
+def run_cron_now(backend: Backend, config: Config, registry: JobRegistry, job: str) -> str:
+    """Enqueue one run of the cron job `job` now, on its queue, as a producer enqueues
+    any job (its ticks go on as scheduled); audited as `cron.run_now`. Returns the id."""
+    from runtime.producer import Runtime  # the producer's enqueue path, not a copy of it
+
+    spec = registry.get(job) if job in registry else None
+    if spec is None or not spec.cron:
+        raise BadInput(f"{job} is not a cron job loaded here; only those can be run now.")
+    job_id = Runtime(backend, config=config, registry=registry).enqueue(spec.name)
+    events.audit(backend, "cron.run_now", queue=spec.queue, job_id=job_id, job=spec.name)
+    return job_id
