@@ -1,5 +1,5 @@
 """Cron: which cron jobs fire this minute (once, however many daemons share the backend),
-which daemon fired each last, and what was missed while none ran.
+which daemon fired each last, when each runs next, and what was missed while none ran.
 
 Every daemon's Huey scheduler asks once a minute; each (job, minute) is claimed with an
 atomic put-if-empty, so exactly one daemon enqueues it. Ticks missed during downtime are
@@ -26,6 +26,11 @@ LAST_PREFIX = "cron:last:"
 CLAIM_TTL = 120  # seconds a minute's claim is kept: past the minute, with a margin
 MAX_LOOKBACK = datetime.timedelta(days=7)  # missed ticks are counted this far back at most
 TICK_FORMAT = "%Y-%m-%dT%H:%M"
+# How far `next_run` looks ahead. Every date that exists recurs within 8 years (Feb 29
+# skips 1900, 2100...); a shorter bound would call a leap-day schedule "never" for
+# three years out of four. Whole days are skipped at once, so the bound costs little.
+NEXT_RUN_HORIZON = datetime.timedelta(days=8 * 366)
+MINUTE = datetime.timedelta(minutes=1)
 
 
 class CronTicker:
@@ -92,6 +97,41 @@ def count_matches(matches: Any, after: datetime.datetime, before: datetime.datet
         count += bool(matches(minute))
         minute += datetime.timedelta(minutes=1)
     return count
+
+
+def next_run(spec: JobSpec, after: datetime.datetime) -> datetime.datetime | None:
+    """The first minute strictly after `after` (naive UTC) that the job's cron matches, as
+    the ticker decides it (Huey's crontab: day of month AND day of week must match); None
+    for no cron, or no match within NEXT_RUN_HORIZON.
+
+    Huey's crontab only says yes or no to one minute, so this steps minutes, but asks
+    the schedule's date fields alone first, then with the hour, and skips a whole day or
+    hour those rule out: a daily job costs about 24 checks, not 1,440."""
+    matches = spec.cron_matches()
+    if matches is None or spec.cron is None:
+        return None
+    on_day, in_hour = _coarse_matchers(spec.cron)
+    minute = after.replace(second=0, microsecond=0) + MINUTE
+    end = minute + NEXT_RUN_HORIZON
+    while minute < end:
+        if not on_day(minute):
+            minute = minute.replace(hour=0, minute=0) + datetime.timedelta(days=1)
+        elif not in_hour(minute):
+            minute = minute.replace(minute=0) + datetime.timedelta(hours=1)
+        elif matches(minute):
+            return minute
+        else:
+            minute += MINUTE
+    return None
+
+
+def _coarse_matchers(schedule: str) -> tuple[Any, Any]:
+    """The schedule with every minute and hour allowed, and with every minute allowed: a
+    day (or hour) they reject has no matching minute at all."""
+    from huey import crontab  # imported for cron jobs only, as in JobSpec.cron_matches
+
+    _, hour, day, month, weekday = schedule.split()
+    return crontab("*", "*", day, month, weekday), crontab("*", hour, day, month, weekday)
 
 
 def last_runs(results: Mapping[Any, bytes]) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,14 +23,16 @@ def write_config(
     workers: int = 4,
     lease: float = 15.0,
     drain: float = 30.0,
+    modules: Sequence[Path] = (TEST_PLUGIN,),
 ) -> Path:
     path = tmp_path / "config.toml"
+    listed = ", ".join(f'"{module}"' for module in modules)
     path.write_text(
         f'[runtime]\nbackend = "{backend_url}"\nlease_seconds = {lease}\n'
         f"renew_interval = {min(5.0, lease / 3)}\ndrain_timeout = {drain}\n"
         f'heartbeat_interval = 1.0\nlog_format = "json"\n{extra}\n'
         f"[queues.default]\nworkers = {workers}\n\n"
-        f'[plugins]\nmodules = ["{TEST_PLUGIN}"]\n'
+        f"[plugins]\nmodules = [{listed}]\n"
     )
     return path
 

@@ -6,11 +6,13 @@ rewrites the snapshots after a deliberate change; look at the SVGs before commit
 from __future__ import annotations
 
 import asyncio
+import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from runtime import cron
 from runtime.backends.base.storage import NewJob
 from runtime.config import load_config
 from runtime.messages import compose
@@ -22,6 +24,8 @@ from tui.widgets.keyed_table import KeyedTable
 
 SCREENS = ["1", "2", "3", "4", "5", "6", "7", "8"]
 SIZES = [(120, 40), (80, 24)]
+PLUGINS = Path(__file__).parent / "plugins"
+FIXED_NEXT_RUN = datetime.datetime(2030, 1, 1, 6, 0)
 
 
 @pytest.fixture
@@ -30,12 +34,14 @@ def fixed_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DashboardApp:
         for name in ("when", "age"):
             if hasattr(module, name):
                 monkeypatch.setattr(module, name, lambda *_: "<t>")
+    # A cron job's next run moves with the clock: a fixed one (a real width on screen).
+    monkeypatch.setattr(cron, "next_run", lambda spec, after: FIXED_NEXT_RUN)
     monkeypatch.chdir(tmp_path)
     config_path = tmp_path / "config.toml"
     config_path.write_text(
         '[runtime]\nbackend = "sqlite:///rt.db"\n\n[queues.default]\nworkers = 2\n\n'
         "[queues.reports]\nworkers = 1\n\n[plugins]\nautoload = false\n"
-        f'modules = ["{Path(__file__).parent / "plugins" / "testjobs.py"}"]\n'
+        f'modules = ["{PLUGINS / "testjobs.py"}", "{PLUGINS / "testcron.py"}"]\n'
     )
     config = load_config(config_path)
     backend = Runtime(config=config).backend

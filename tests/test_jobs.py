@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import datetime
+
 import pytest
 
 import runtime
+from runtime import cron
 from runtime.errors import BadInput, InvalidPayload, UnknownJob
 from runtime.jobs import JobContext, JobRegistry, build_spec
 
@@ -65,12 +68,47 @@ def test_cron_is_parsed_by_huey_crontab() -> None:
     spec = build_spec(tick, name="t.tick", cron="*/5 * * * *")
     matches = spec.cron_matches()
     assert matches is not None
-    import datetime
-
     assert matches(datetime.datetime(2026, 1, 1, 10, 5))
     assert not matches(datetime.datetime(2026, 1, 1, 10, 6))
     with pytest.raises(BadInput, match="must have 5 fields"):
         build_spec(tick, name="t.bad", cron="* * *")
+
+
+def _next(schedule: str, after: datetime.datetime) -> datetime.datetime | None:
+    def tick() -> None: ...
+
+    return cron.next_run(build_spec(tick, name="t.tick", cron=schedule), after)
+
+
+AT = datetime.datetime(2026, 12, 4, 22, 29, 41)  # a Friday
+
+
+@pytest.mark.parametrize(
+    ("schedule", "after", "expected"),
+    [
+        ("* * * * *", AT, datetime.datetime(2026, 12, 4, 22, 30)),  # strictly after
+        ("0 * * * *", AT, datetime.datetime(2026, 12, 4, 23, 0)),
+        ("0 6 * * *", AT, datetime.datetime(2026, 12, 5, 6, 0)),
+        ("0 6 * * *", datetime.datetime(2026, 12, 5, 5, 59, 59), datetime.datetime(2026, 12, 5, 6)),
+        ("*/15 9-17 * * 1-5", AT, datetime.datetime(2026, 12, 7, 9, 0)),  # Monday
+        ("30 8 * * 0", AT, datetime.datetime(2026, 12, 6, 8, 30)),  # Sunday is 0
+        ("0 0 1 1 *", AT, datetime.datetime(2027, 1, 1, 0, 0)),
+        ("0 0 29 2 *", AT, datetime.datetime(2028, 2, 29, 0, 0)),  # the next leap day
+        ("0 0 13 * 5", AT, datetime.datetime(2027, 8, 13, 0, 0)),  # day AND weekday, as Huey
+    ],
+)
+def test_next_run_is_the_first_matching_minute_after(
+    schedule: str, after: datetime.datetime, expected: datetime.datetime
+) -> None:
+    assert _next(schedule, after) == expected
+
+
+def test_next_run_is_none_without_a_match_or_a_cron() -> None:
+    assert _next("0 0 30 2 *", AT) is None  # February 30th: valid fields, never a date
+
+    def plain() -> None: ...
+
+    assert cron.next_run(build_spec(plain, name="t.plain", cron=None), AT) is None
 
 
 def test_progress_bounds() -> None:

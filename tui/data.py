@@ -239,6 +239,10 @@ class DashboardData:
                     return
                 yield BulkProgress(step["seen"], step["done"], step["skipped"])
 
+    def run_cron_now(self, job: str) -> str:
+        """Enqueue one run of the cron job `job` now; returns the new job's id."""
+        return self._act(control.run_cron_now, self.config, self.plugins().registry, job)
+
     def act_on_group(self, action: str, group: dict[str, Any]) -> dict[str, int]:
         """`retry` or `delete` every job of a failure group; returns the report."""
         return self._act(control.act_on_failure_group, self.plugins().registry, action, group)

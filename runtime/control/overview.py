@@ -3,6 +3,7 @@ workers with their running and stalled jobs, and the cron jobs' last runs."""
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -174,9 +175,12 @@ def _with_deadlines(backend: Backend, records: list[dict[str, Any]]) -> list[dic
 
 
 def cron_jobs(backend: Backend, registry: JobRegistry) -> list[dict[str, Any]]:
-    """Each registered cron job with its schedule and queue, and its last fired tick and
-    the daemon that fired it (None when it never ran on this backend)."""
+    """Each registered cron job with its schedule and queue, its last fired tick and the
+    daemon that fired it (None when it never ran on this backend), and its next tick on
+    the backend's clock (None when none comes within cron.NEXT_RUN_HORIZON). Ticks are
+    UTC minutes, as `runtime status` prints them."""
     last = {run["job"]: run for run in cron.last_runs(backend.result_items())}
+    now = datetime.datetime.fromtimestamp(backend.now(), datetime.UTC).replace(tzinfo=None)
     return [
         {
             "job": spec.name,
@@ -184,7 +188,25 @@ def cron_jobs(backend: Backend, registry: JobRegistry) -> list[dict[str, Any]]:
             "queue": spec.queue,
             "last_tick": last.get(spec.name, {}).get("tick"),
             "by": last.get(spec.name, {}).get("by"),
+            "next_run": _tick(cron.next_run(spec, now)),
         }
         for spec in sorted(registry, key=lambda s: s.name)
         if spec.cron
     ]
+
+
+def _tick(minute: datetime.datetime | None) -> str | None:
+    return None if minute is None else minute.strftime(cron.TICK_FORMAT)
+
+
+def run_cron_now(backend: Backend, config: Config, registry: JobRegistry, job: str) -> str:
+    """Enqueue one run of the cron job `job` now, on its queue, as a producer enqueues
+    any job (its ticks go on as scheduled); audited as `cron.run_now`. Returns the id."""
+    from runtime.producer import Runtime  # the producer's enqueue path, not a copy of it
+
+    spec = registry.get(job) if job in registry else None
+    if spec is None or not spec.cron:
+        raise BadInput(f"{job} is not a cron job loaded here; only those can be run now.")
+    job_id = Runtime(backend, config=config, registry=registry).enqueue(spec.name)
+    events.audit(backend, "cron.run_now", queue=spec.queue, job_id=job_id, job=spec.name)
+    return job_id

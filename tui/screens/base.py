@@ -3,6 +3,7 @@ showing the outcome (new data, or the `disconnected` state with the last data ke
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
@@ -118,16 +119,25 @@ class PolledScreen(Screen[None]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool:
         return offered(action, self.dashboard.read_only)
 
-    def perform(self, what: str, operation: Any, *args: Any) -> None:
-        """Run a control action in a worker thread; say how it went in a toast."""
-        self._act(what, operation, args)
+    def perform(
+        self, what: str, operation: Any, *args: Any, said: Callable[[Any], str] | None = None
+    ) -> None:
+        """Run a control action in a worker thread; say how it went in a toast ("done",
+        or `said(result)` when the result is worth telling, such as a new job's id)."""
+        self._act(what, operation, args, said)
 
     @work(thread=True, group="act", exit_on_error=False)
-    def _act(self, what: str, operation: Any, args: tuple[Any, ...]) -> None:
+    def _act(
+        self,
+        what: str,
+        operation: Any,
+        args: tuple[Any, ...],
+        said: Callable[[Any], str] | None = None,
+    ) -> None:
         try:
-            operation(*args)
+            result = operation(*args)
         except (Refused, Disconnected) as exc:
             self.app.call_from_thread(self.app.notify, str(exc), title=what, severity="error")
             return
-        self.app.call_from_thread(self.app.notify, "done", title=what)
+        self.app.call_from_thread(self.app.notify, said(result) if said else "done", title=what)
         self.app.call_from_thread(self.poll)

@@ -23,6 +23,7 @@ y             job detail: copy as a `runtime enqueue` command (masked payload)
 a             acknowledge the selected alert
 R             resolve the selected alert
 r (workers)   requeue the selected stalled job
+n (cron)      run the selected cron job now (one run, on its queue)
 / (events)    filter (events: type:TYPE queue:NAME job:ID)
 space         pause or resume the event log
 s (metrics)   span: last hour, 24 hours, 30 days;  [ ] other queues

@@ -1,25 +1,29 @@
 """Plugins & cron (`8`): the plugins loaded here with version, jobs, hooks and load error,
-and the cron jobs with their schedule, last run and the daemon that fired it."""
+and the cron jobs with their schedule, next run, last run and the daemon that fired it;
+`n` enqueues one run of the selected cron job now (not destructive: no confirmation)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widgets import Static
 
 from tui.screens.base import PolledScreen
 from tui.widgets.keyed_table import KeyedTable
 
 PLUGIN_COLUMNS = ("plugin", "version", "jobs", "hooks", "error")
-CRON_COLUMNS = ("cron job", "schedule", "queue", "last run", "fired by")
+CRON_COLUMNS = ("cron job", "schedule", "queue", "next run", "last run", "fired by")
 
 
 class PluginsScreen(PolledScreen):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("n", "run_now", "Run now", id="run_now")]
+
     def body(self) -> ComposeResult:
         yield Static("plugins", classes="section")
         yield KeyedTable(PLUGIN_COLUMNS, id="plugins")
-        yield Static("cron", classes="section")
+        yield Static("cron (times are UTC minutes)", classes="section")
         yield KeyedTable(CRON_COLUMNS, id="cron")
 
     def fetch(self) -> Any:
@@ -31,6 +35,16 @@ class PluginsScreen(PolledScreen):
             {info["name"]: _plugin_cells(info) for info in plugins}
         )
         self.query_one("#cron", KeyedTable).sync({row["job"]: _cron_cells(row) for row in cron})
+
+    def action_run_now(self) -> None:
+        job = self.query_one("#cron", KeyedTable).selected_key
+        if job is not None:
+            self.perform(
+                f"run {job} now",
+                self.dashboard.data.run_cron_now,
+                job,
+                said=lambda job_id: f"enqueued one run of {job}: job {job_id}",
+            )
 
 
 def _plugin_cells(info: dict[str, Any]) -> tuple[Any, ...]:
@@ -48,6 +62,7 @@ def _cron_cells(row: dict[str, Any]) -> tuple[Any, ...]:
         row["job"],
         row["cron"],
         row["queue"],
+        row.get("next_run") or "never",
         row.get("last_tick") or "-",
         row.get("by") or "-",
     )
